@@ -60,9 +60,10 @@ export PATH="$(dirname "$vng"):$PATH"
 accel=(--disable-kvm)
 [ "${PYIPVS_VM_KVM:-0}" = 1 ] && accel=()
 
-state="$here/.vmtmp"
-mkdir -p "$state"
-rm -f "$state/status"
+# One private state directory per run, so concurrent runs do not collide.
+mkdir -p "$here/.vmtmp"
+state=$(mktemp -d "$here/.vmtmp/run.XXXXXX")
+trap 'rm -rf "$state"' EXIT
 printf '%s\n' "$cmd" > "$state/cmd"
 
 echo "vm-run: booting $(basename "$image") (${accel[*]:-kvm})" >&2
