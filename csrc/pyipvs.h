@@ -139,8 +139,361 @@ int pyipvs_service_get(struct pyipvs_handle *h, const struct pyipvs_service *key
 int pyipvs_services_dump(struct pyipvs_handle *h, struct pyipvs_service **out, size_t *n);
 int pyipvs_dests_dump(struct pyipvs_handle *h, const struct pyipvs_service *svc,
                       struct pyipvs_dest **out, size_t *n);
+/* Daemons: out has room for *n entries (2 suffice: one master, one backup);
+ * *n becomes the number filled in. */
 int pyipvs_daemons_dump(struct pyipvs_handle *h, struct pyipvs_daemon *out, size_t *n);
 void pyipvs_free(void *p);
+
+/* Non-zero once the handle must not be reused: a wait timed out, the kernel
+ * dropped replies (ENOBUFS), or the reply stream fell out of step. Every
+ * later exchange fails with -ENOTCONN; close it and open a new one. */
+int pyipvs_handle_broken(const struct pyipvs_handle *h);
+/* The resolved generic netlink id of the IPVS family (for the encoders). */
+int pyipvs_handle_family(const struct pyipvs_handle *h);
+
+/* --- encoders: one complete request message, nothing sent --- */
+
+/* nlmsg_flags: a request the kernel ACKs (what ipvsadm sends), a dump, and a
+ * bare request (answered only if it fails: for batches). */
+#define PYIPVS_NLM_DOIT 5
+#define PYIPVS_NLM_DUMP 773
+#define PYIPVS_NLM_REQUEST 1
+/* Room enough for any single encoded request. */
+#define PYIPVS_MSG_MAX 512
+
+/* Each writes nlmsghdr (type = family, the given flags and seq, pid 0),
+ * genlmsghdr and the attributes ipvsadm 1.31 sends, in its order, into buf,
+ * and returns the message length, or -EMSGSIZE (buf too small) / -EINVAL.
+ * service: svc NULL = no attributes (FLUSH, ZERO all, GET_INFO, dumps). */
+int pyipvs_encode_service(void *buf, size_t size, uint16_t family, uint16_t nlflags,
+                          uint32_t seq, int cmd, const struct pyipvs_service *svc);
+int pyipvs_encode_dest(void *buf, size_t size, uint16_t family, uint16_t nlflags,
+                       uint32_t seq, int cmd, const struct pyipvs_service *svc,
+                       const struct pyipvs_dest *dest);
+/* GET_DEST dump request: only the service's identity. */
+int pyipvs_encode_dests_dump(void *buf, size_t size, uint16_t family, uint32_t seq,
+                             const struct pyipvs_service *svc);
+int pyipvs_encode_daemon(void *buf, size_t size, uint16_t family, uint16_t nlflags,
+                         uint32_t seq, int cmd, const struct pyipvs_daemon *d);
+int pyipvs_encode_timeouts(void *buf, size_t size, uint16_t family, uint16_t nlflags,
+                           uint32_t seq, const struct pyipvs_timeouts *t);
+
+/* --- decoders: one reply message (starting at its nlmsghdr) --- */
+
+/* -EINVAL when the message is malformed or lacks a mandatory attribute.
+ * dest: svc_af is the family used when the reply carries no ADDR_FAMILY. */
+int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *out);
+int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyipvs_dest *out);
+int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out);
+int pyipvs_decode_info(const void *msg, size_t len, struct pyipvs_info *out);
+int pyipvs_decode_timeouts(const void *msg, size_t len, struct pyipvs_timeouts *out);
+
+/* --- connection tables (/proc/net/ip_vs_conn, ip_vs_conn_sync) --- */
+
+/* Field sizes of struct pyipvs_conn (each includes a terminating NUL). */
+#define PYIPVS_CONN_PROTO_LEN 16
+#define PYIPVS_CONN_STATE_LEN 24
+#define PYIPVS_CONN_PENAME_LEN 17
+#define PYIPVS_CONN_PEDATA_LEN 256
+/* A longer line is malformed; the kernel's longest (IPv6, full PE data) is ~430. */
+#define PYIPVS_CONN_LINE_MAX 1024
+#define PYIPVS_CONN_BUFSIZE_DEFAULT 262144
+#define PYIPVS_CONN_BUFSIZE_MIN 2048
+
+/* Which table pyipvs_conn_fd_open opens when no path is given. */
+#define PYIPVS_CONN_TABLE_CONN 0
+#define PYIPVS_CONN_TABLE_SYNC 1
+
+/* pyipvs_conn.protocol for a protocol name the parser does not know. */
+#define PYIPVS_CONN_PROTO_UNKNOWN -1
+
+/* pyipvs_conn.state: pyipvs's own numbering of the kernel's state names
+ * (TCP, UDP, SCTP and template names share one space). UNKNOWN: the text is
+ * kept in state_name only. */
+#define PYIPVS_CONN_S_UNKNOWN 0
+#define PYIPVS_CONN_S_NONE 1
+#define PYIPVS_CONN_S_ESTABLISHED 2
+#define PYIPVS_CONN_S_SYN_SENT 3
+#define PYIPVS_CONN_S_SYN_RECV 4
+#define PYIPVS_CONN_S_FIN_WAIT 5
+#define PYIPVS_CONN_S_TIME_WAIT 6
+#define PYIPVS_CONN_S_CLOSE 7
+#define PYIPVS_CONN_S_CLOSE_WAIT 8
+#define PYIPVS_CONN_S_LAST_ACK 9
+#define PYIPVS_CONN_S_LISTEN 10
+#define PYIPVS_CONN_S_SYNACK 11
+#define PYIPVS_CONN_S_UDP 12
+#define PYIPVS_CONN_S_INIT1 13
+#define PYIPVS_CONN_S_INIT 14
+#define PYIPVS_CONN_S_COOKIE_SENT 15
+#define PYIPVS_CONN_S_COOKIE_REPLIED 16
+#define PYIPVS_CONN_S_COOKIE_WAIT 17
+#define PYIPVS_CONN_S_COOKIE_ECHOED 18
+#define PYIPVS_CONN_S_SHUTDOWN_SENT 19
+#define PYIPVS_CONN_S_SHUTDOWN_RECEIVED 20
+#define PYIPVS_CONN_S_SHUTDOWN_ACK_SENT 21
+#define PYIPVS_CONN_S_REJECTED 22
+#define PYIPVS_CONN_S_CLOSED 23
+#define PYIPVS_CONN_S_ASSURED 24
+#define PYIPVS_CONN_S_BUG 25
+#define PYIPVS_CONN_S_ERR 26
+#define PYIPVS_CONN_S_COUNT 27
+
+/* pyipvs_conn.origin (ip_vs_conn_sync rows only). */
+#define PYIPVS_CONN_ORIGIN_NONE 0
+#define PYIPVS_CONN_ORIGIN_LOCAL 1
+#define PYIPVS_CONN_ORIGIN_SYNC 2
+
+/* pyipvs_conn.flags */
+#define PYIPVS_CONN_F_PE 1        /* the row carried " <pe_name> <pe_data>" */
+#define PYIPVS_CONN_F_ORIGIN 2    /* the row carried an Origin column */
+
+/* One row, as printed by the kernel. Addresses: 16 raw bytes, network order,
+ * IPv4 in the first 4 and the rest zero. Text fields are NUL-terminated and
+ * also carry their length (pe_data may hold any byte but a newline). */
+struct pyipvs_conn {
+    int32_t protocol;         /* IP protocol number or PYIPVS_CONN_PROTO_UNKNOWN */
+    uint16_t af;              /* family of caddr and vaddr: AF_INET / AF_INET6 */
+    uint16_t daf;             /* family of daddr (differs for tunnelled dests) */
+    uint8_t caddr[16];
+    uint8_t vaddr[16];        /* fwmark templates: the mark, as an IPv4 number */
+    uint8_t daddr[16];
+    uint16_t cport, vport, dport;   /* host order */
+    uint16_t state;           /* PYIPVS_CONN_S_* */
+    uint32_t expires;         /* seconds, as printed (%7u) */
+    uint8_t origin;           /* PYIPVS_CONN_ORIGIN_* */
+    uint8_t flags;            /* PYIPVS_CONN_F_* */
+    uint8_t proto_len, state_len, pe_name_len;
+    uint16_t pe_data_len;
+    char proto_name[16];      /* as printed: TCP UDP SCTP ICMP ICMPv6 IP IP_<n> ... */
+    char state_name[24];      /* as printed, without the padding */
+    char pe_name[17];
+    char pe_data[256];
+};
+
+/* Which tests of a filter apply (pyipvs_conn_filter.match). */
+#define PYIPVS_CONN_MATCH_PROTO 1
+#define PYIPVS_CONN_MATCH_CLIENT 2    /* caf + caddr/cprefix */
+#define PYIPVS_CONN_MATCH_CPORT 4
+#define PYIPVS_CONN_MATCH_VADDR 8     /* vaf + vaddr */
+#define PYIPVS_CONN_MATCH_VPORT 16
+#define PYIPVS_CONN_MATCH_DADDR 32    /* daf + daddr */
+#define PYIPVS_CONN_MATCH_DPORT 64
+#define PYIPVS_CONN_MATCH_STATE 128   /* states: bit (1 << PYIPVS_CONN_S_x) */
+#define PYIPVS_CONN_MATCH_ORIGIN 256
+
+struct pyipvs_conn_filter {
+    uint32_t match;           /* PYIPVS_CONN_MATCH_*; 0 matches every row */
+    int32_t protocol;
+    uint16_t caf, vaf, daf;
+    uint8_t caddr[16];
+    uint8_t vaddr[16];
+    uint8_t daddr[16];
+    uint8_t cprefix;          /* bits of caddr compared (0..32 / 0..128) */
+    uint8_t origin;
+    uint16_t cport, vport, dport;
+    uint64_t states;
+};
+
+/* Summary dimensions (pyipvs_conn_agg_new's by). A service is
+ * PROTO|VADDR|VPORT, a real server DADDR|DPORT. */
+#define PYIPVS_CONN_BY_PROTO 1
+#define PYIPVS_CONN_BY_CLIENT 2       /* client prefix (v4_prefix / v6_prefix bits) */
+#define PYIPVS_CONN_BY_VADDR 4
+#define PYIPVS_CONN_BY_VPORT 8
+#define PYIPVS_CONN_BY_DADDR 16
+#define PYIPVS_CONN_BY_DPORT 32
+#define PYIPVS_CONN_BY_STATE 64
+#define PYIPVS_CONN_BY_ORIGIN 128
+
+/* One summary group: its key (fields outside `by` are zero) and its count. */
+struct pyipvs_conn_group {
+    uint32_t by;
+    int32_t protocol;
+    char proto_name[16];
+    uint16_t af, daf;
+    uint8_t caddr[16];        /* masked to cprefix bits */
+    uint8_t vaddr[16];
+    uint8_t daddr[16];
+    uint16_t vport, dport;
+    uint16_t state;
+    uint8_t cprefix;
+    uint8_t origin;
+    char state_name[24];
+    uint64_t count;
+};
+
+/* Reader options (NULL: defaults). */
+#define PYIPVS_CONN_OPT_STOP_AT_BLANK 1   /* end at a blank line, as ipvsadm -Lc does */
+struct pyipvs_conn_opts {
+    size_t bufsize;           /* 0: default; raised to PYIPVS_CONN_BUFSIZE_MIN */
+    size_t max_read;          /* 0: fill the buffer; else cap each read (tests) */
+    uint32_t flags;           /* PYIPVS_CONN_OPT_* */
+};
+
+/* What a reader has seen so far. header: 0 none, 1 ip_vs_conn, 2 ip_vs_conn_sync. */
+struct pyipvs_conn_counts {
+    uint64_t bytes, lines, rows, matched, malformed, blank;
+    uint32_t header;
+    uint32_t eof;
+};
+
+struct pyipvs_conn_reader;    /* opaque: a buffer over a file or over memory */
+struct pyipvs_conn_agg;       /* opaque: a group-by counter */
+
+/* Open path (NULL: the table's /proc file) with O_RDONLY|O_CLOEXEC into *fd.
+ * /proc/net/... paths are opened as /proc/thread-self/net/..., because
+ * /proc/net follows the thread-group leader's namespace, not the caller's.
+ * netns (NULL: none) is a namespace file (/run/netns/NAME, /proc/PID/ns/net):
+ * the calling thread enters it just for the open and then returns. */
+int pyipvs_conn_fd_open(const char *path, int table, const char *netns, int *fd);
+/* On success the reader owns fd; on failure the caller still does. */
+int pyipvs_conn_reader_new_fd(struct pyipvs_conn_reader **out, int fd,
+                              const struct pyipvs_conn_opts *opts);
+/* data is not copied and must outlive the reader. */
+int pyipvs_conn_reader_new_mem(struct pyipvs_conn_reader **out, const void *data,
+                               size_t len, const struct pyipvs_conn_opts *opts);
+int pyipvs_conn_reader_open(struct pyipvs_conn_reader **out, const char *path, int table,
+                            const char *netns, const struct pyipvs_conn_opts *opts);
+void pyipvs_conn_reader_free(struct pyipvs_conn_reader *r);
+int pyipvs_conn_reader_counts(const struct pyipvs_conn_reader *r,
+                              struct pyipvs_conn_counts *out);
+/* Fill rows[0..max) with the next rows passing f (NULL: all); *n = 0 only at
+ * the end of the table. Malformed lines are counted and skipped. */
+int pyipvs_conn_read(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                     struct pyipvs_conn *rows, size_t max, size_t *n);
+/* Read to the end, adding every row passing f to each aggregator. */
+int pyipvs_conn_scan(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                     struct pyipvs_conn_agg *const *aggs, size_t naggs);
+
+/* One line, without its newline. -EINVAL if it is not a row. */
+int pyipvs_conn_parse_line(const char *line, size_t len, struct pyipvs_conn *out);
+/* 1 if c passes f (NULL passes everything), else 0. */
+int pyipvs_conn_match(const struct pyipvs_conn_filter *f, const struct pyipvs_conn *c);
+/* The kernel's text for a PYIPVS_CONN_S_* code (-EINVAL: none). */
+int pyipvs_conn_state_name(int state, const char **name);
+
+/* max_groups: rows whose key would add a group beyond it are counted as
+ * overflow instead (0: no limit). */
+int pyipvs_conn_agg_new(struct pyipvs_conn_agg **out, uint32_t by, unsigned v4_prefix,
+                        unsigned v6_prefix, size_t max_groups);
+void pyipvs_conn_agg_free(struct pyipvs_conn_agg *a);
+int pyipvs_conn_agg_add(struct pyipvs_conn_agg *a, const struct pyipvs_conn *rows, size_t n);
+int pyipvs_conn_agg_info(const struct pyipvs_conn_agg *a, size_t *ngroups, uint64_t *total,
+                         uint64_t *overflow);
+/* Copy up to max groups, in order of first appearance. */
+int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_group *out,
+                           size_t max, size_t *n);
+
+/* --- global counters and helpers (/proc/net/ip_vs_stats, ip_vs_app) --- */
+
+/* Which file pyipvs_procstat_read reads. */
+#define PYIPVS_PROC_STATS 0           /* /proc/net/ip_vs_stats */
+#define PYIPVS_PROC_STATS_PERCPU 1    /* /proc/net/ip_vs_stats_percpu */
+#define PYIPVS_PROC_APP 2             /* /proc/net/ip_vs_app */
+
+#define PYIPVS_APP_PROTO_LEN 16
+#define PYIPVS_APP_NAME_LEN 32
+
+/* One per-CPU row: raw counters of that CPU (not adjusted by a zero). */
+struct pyipvs_cpu_stats {
+    uint32_t cpu;
+    uint64_t conns, inpkts, outpkts, inbytes, outbytes;
+};
+
+/* One port an application helper (ip_vs_ftp, ...) is bound to. */
+struct pyipvs_app {
+    char proto_name[16];      /* as printed: TCP, UDP, ... */
+    uint16_t port;
+    int32_t usecnt;           /* connections currently using the helper */
+    char name[32];
+};
+
+/* The whole file, read inside netns (NULL: the caller's), into a malloc'ed
+ * NUL-terminated buffer; release it with pyipvs_free. */
+int pyipvs_procstat_read(int which, const char *netns, char **out, size_t *len);
+/* Parsers of the texts (all fields hex). percpu: *rows malloc'ed (may be
+ * NULL when n is 0); *total gets the "~" row (since the last zero) and the
+ * rates. -EINVAL when the text is not in the kernel's layout. */
+int pyipvs_gstats_parse(const char *text, size_t len, struct pyipvs_stats *out);
+int pyipvs_gstats_percpu_parse(const char *text, size_t len, struct pyipvs_cpu_stats **rows,
+                               size_t *n, struct pyipvs_stats *total);
+int pyipvs_apps_parse(const char *text, size_t len, struct pyipvs_app **out, size_t *n);
+
+/* Tunables: /proc/sys/net/ipv4/vs/<name> of netns (NULL: the caller's).
+ * list: NUL-separated names, malloc'ed (NULL when none); read: the value
+ * text, malloc'ed; write: one write() of the text (the kernel's refusal
+ * comes back as its errno, usually -EINVAL). -ENOENT: no such tunable. */
+int pyipvs_sysctl_list(const char *netns, char **names, size_t *len);
+int pyipvs_sysctl_read(const char *name, const char *netns, char **out, size_t *len);
+int pyipvs_sysctl_write(const char *name, const char *netns, const char *value, size_t len);
+
+/* --- batch engine --- */
+
+/* Many set-type commands encoded back to back and sent ~2,000 per sendmsg,
+ * answered only when they fail; the last command of each chunk is ACKed as
+ * the barrier. Commands are appended with the same rules as the single
+ * calls above (nothing is sent), then applied in order; each keeps its own
+ * state and errno. See csrc/batch.c. */
+
+/* pyipvs_batch_opts.flags */
+#define PYIPVS_BATCH_STOP_ON_ERROR 1  /* send no chunk after one with a failure */
+#define PYIPVS_BATCH_STOP_ON_LOST 2   /* send no chunk after one whose replies were lost */
+#define PYIPVS_BATCH_NO_ADAPT 4       /* test knob: do not cap chunks to what the
+                                         receive buffer can answer for */
+
+/* Command states (pyipvs_batch_results). */
+#define PYIPVS_BATCH_PENDING 0        /* not sent (yet) */
+#define PYIPVS_BATCH_OK 1
+#define PYIPVS_BATCH_FAILED 2         /* err: the kernel's errno, positive */
+#define PYIPVS_BATCH_UNKNOWN 3        /* executed, but its reply was lost (ENOBUFS)
+                                         or never came (timeout): not re-sent */
+
+#define PYIPVS_BATCH_CHUNK_MSGS 2000
+
+struct pyipvs_batch_opts {
+    uint32_t flags;           /* PYIPVS_BATCH_* */
+    uint32_t chunk_msgs;      /* commands per sendmsg; 0: PYIPVS_BATCH_CHUNK_MSGS */
+    uint32_t chunk_bytes;     /* 0: as much as the send buffer takes */
+    int32_t rcvbuf;           /* > 0: SO_RCVBUF for this call only (test knob) */
+};
+
+struct pyipvs_batch_report {
+    uint64_t next;            /* first command not sent */
+    uint64_t sent, failed, unknown;
+    uint32_t chunks;          /* sendmsg calls */
+    uint32_t overruns;        /* ENOBUFS seen */
+    uint32_t chunk_msgs;      /* the chunk limit in force at the end */
+    int32_t rcvbuf, sndbuf;   /* as the kernel accounts them (bytes) */
+};
+
+struct pyipvs_batch;          /* opaque: encoded commands and their results */
+
+int pyipvs_batch_new(struct pyipvs_batch **out);
+void pyipvs_batch_free(struct pyipvs_batch *b);
+size_t pyipvs_batch_count(const struct pyipvs_batch *b);
+/* Append one command; on error nothing is appended. */
+int pyipvs_batch_service(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc);
+int pyipvs_batch_dest(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
+                      const struct pyipvs_dest *d);
+/* The same as pyipvs_batch_dest with the destination as arguments (addr:
+ * 4 or 16 bytes, which also gives the family): the fast path from Python. */
+int pyipvs_batch_dest_args(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
+                           const char *addr, size_t addr_len, uint16_t port, uint32_t fwd,
+                           int32_t weight, uint32_t u_thr, uint32_t l_thr, uint8_t tun_type,
+                           uint16_t tun_port, uint16_t tun_flags);
+int pyipvs_batch_daemon(struct pyipvs_batch *b, int cmd, const struct pyipvs_daemon *d);
+int pyipvs_batch_timeouts(struct pyipvs_batch *b, const struct pyipvs_timeouts *t);
+/* Send commands [start, end) in order. Kernel errors of single commands go
+ * to their results, not to the return value; a negative return is a
+ * transport failure (the report's `next` says where it stopped). */
+int pyipvs_batch_apply(struct pyipvs_handle *h, struct pyipvs_batch *b, size_t start, size_t end,
+                       const struct pyipvs_batch_opts *o, struct pyipvs_batch_report *r);
+/* Copy state, errno and command of [start, start + n); any array may be NULL. */
+int pyipvs_batch_results(const struct pyipvs_batch *b, size_t start, size_t n, uint8_t *states,
+                         int32_t *errs, uint8_t *cmds);
+/* Make [start, end) pending again (to replay them after a rollback). */
+int pyipvs_batch_reset(struct pyipvs_batch *b, size_t start, size_t end);
 
 /* CDEF-END */
 

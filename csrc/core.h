@@ -1,0 +1,40 @@
+/*
+ * core.h - private glue between the C core's files (C layer; not part of the
+ * cffi API, never seen by Python).
+ *
+ * nl.c owns the handle and the request/reply exchange, request.c the
+ * encoders, parse.c the decoders, ops.c the public operations built from them.
+ */
+#ifndef PYIPVS_CORE_H
+#define PYIPVS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/netlink.h>
+
+#include "pyipvs.h"
+
+/* One reply message handed to a transaction's consumer. Returning a negative
+ * errno records the first failure; the exchange still reads to the end so
+ * the socket stays in step. */
+typedef int (*core_reply_fn)(const struct nlmsghdr *nlh, size_t len, void *arg);
+
+/* Send one encoded request (its nlmsg_seq already set) and read until its ACK,
+ * its error, or, for a dump, its NLMSG_DONE. Data messages of the IPVS family
+ * go to fn (may be NULL when none are expected). */
+int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump,
+                  core_reply_fn fn, void *arg);
+
+uint16_t core_family(const struct pyipvs_handle *h);
+uint32_t core_next_seq(struct pyipvs_handle *h);
+/* For batch.c, which runs its own send/receive loop on the handle's socket:
+ * the handle's wait bound, and marking it unusable after a failed wait. */
+int core_timeout_ms(const struct pyipvs_handle *h);
+void core_mark_broken(struct pyipvs_handle *h);
+
+/* Big enough for any single request the encoders produce (a DEST command with
+ * both nests is about 200 bytes). */
+#define CORE_REQ_MAX 512
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * nl.c - the handle: one generic netlink socket per handle, created in the
+ * requested network namespace, the IPVS family resolved once, and the
+ * request/reply exchange (C layer, over libnl-genl-3).
+ *
+ * libnl creates, binds and resolves; after that this file reads and writes the
+ * raw descriptor itself. That keeps control of three things libnl's receive
+ * path gets in the way of: a bounded wait for every reply, the kernel's own
+ * errno (libnl folds ESRCH and ENOENT into one code, and ipvsadm prints them
+ * differently), and the receive size (the kernel sizes each dump chunk from
+ * the caller's last receive buffer).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <netlink/genl/ctrl.h>
+#include <netlink/genl/genl.h>
+
+#include "core.h"
+#include "uapi_ip_vs.h"
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+
+/* Receiving with 64 KiB lets the kernel use its largest dump chunk (32 KiB);
+ * socket buffers of a few MiB leave room for the ACKs of a large batch. */
+#define RECV_BUF_SIZE (64 * 1024)
+#define SOCK_BUF_SIZE (4 * 1024 * 1024)
+
+struct pyipvs_handle {
+    struct nl_sock *sk;
+    int fd;
+    uint16_t family;
+    uint32_t port;       /* our netlink port id: replies carry it */
+    uint32_t seq;
+    int timeout_ms;      /* <= 0: wait forever */
+    int broken;          /* replies may be out of step: reopen */
+    unsigned char *rbuf;
+};
+
+/* libnl reports its own codes; these matter only while connecting, where the
+ * syscall's errno is what the caller wants to see. */
+static int open_errno(int nlerr, int saved_errno)
+{
+    switch (nlerr < 0 ? -nlerr : nlerr) {
+    case NLE_NOMEM:
+        return -ENOMEM;
+    case NLE_PERM:
+    case NLE_NOACCESS:
+        return -EPERM;
+    case NLE_AF_NOSUPPORT:
+        return -EAFNOSUPPORT;
+    default:
+        return saved_errno > 0 ? -saved_errno : -EIO;
+    }
+}
+
+static int connect_here(struct pyipvs_handle *h)
+{
+    int rc;
+
+    h->sk = nl_socket_alloc();
+    if (h->sk == NULL)
+        return -ENOMEM;
+    errno = 0;
+    rc = genl_connect(h->sk);
+    if (rc < 0)
+        return open_errno(rc, errno);
+    h->fd = nl_socket_get_fd(h->sk);
+    return 0;
+}
+
+/* The socket belongs to the namespace it was created in, so only creation has
+ * to happen there; the thread returns home at once and nothing else (other
+ * threads, later calls) ever runs in the target namespace. */
+static int connect_in_netns(struct pyipvs_handle *h, const char *path)
+{
+    int target, home, rc;
+
+    target = open(path, O_RDONLY | O_CLOEXEC);
+    if (target < 0)
+        return -errno;
+    home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (home < 0) {
+        rc = -errno;
+        close(target);
+        return rc;
+    }
+    if (setns(target, CLONE_NEWNET) < 0) {
+        rc = -errno;
+    } else {
+        rc = connect_here(h);
+        if (setns(home, CLONE_NEWNET) < 0 && rc == 0)
+            rc = -errno;
+    }
+    close(home);
+    close(target);
+    return rc;
+}
+
+static void raise_buffer(int fd, int force_opt, int opt, int size)
+{
+    /* The FORCE variants need CAP_NET_ADMIN; without it the plain option is
+     * capped at net.core.[rw]mem_max, which is still an improvement. */
+    if (setsockopt(fd, SOL_SOCKET, force_opt, &size, sizeof(size)) == 0)
+        return;
+    (void)setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size));
+}
+
+static void configure(struct pyipvs_handle *h)
+{
+    int one = 1;
+
+    raise_buffer(h->fd, SO_SNDBUFFORCE, SO_SNDBUF, SOCK_BUF_SIZE);
+    raise_buffer(h->fd, SO_RCVBUFFORCE, SO_RCVBUF, SOCK_BUF_SIZE);
+    if (h->timeout_ms > 0) {
+        /* Only libnl's blocking receive during family resolution relies on
+         * this; our own waits use poll(). */
+        struct timeval tv = {h->timeout_ms / 1000, (h->timeout_ms % 1000) * 1000};
+        (void)setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
+    /* Small error replies (no echo of the request) keep a batch's ACKs from
+     * filling the receive buffer; both options are absent before 4.3/4.12. */
+    (void)setsockopt(h->fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+    (void)setsockopt(h->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+}
+
+int pyipvs_handle_open(struct pyipvs_handle **out, const char *netns, int timeout_ms)
+{
+    struct pyipvs_handle *h;
+    struct sockaddr_nl local;
+    socklen_t alen = sizeof(local);
+    int rc, id;
+
+    *out = NULL;
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return -ENOMEM;
+    h->fd = -1;
+    h->timeout_ms = timeout_ms;
+    h->rbuf = malloc(RECV_BUF_SIZE);
+    if (h->rbuf == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    rc = netns != NULL ? connect_in_netns(h, netns) : connect_here(h);
+    if (rc < 0)
+        goto fail;
+    configure(h);
+
+    /* An unknown family is what a kernel without IPVS looks like; ipvsadm
+     * reports that as "Protocol not available". */
+    id = genl_ctrl_resolve(h->sk, UAPI_GENL_NAME);
+    if (id < 0) {
+        rc = id == -NLE_NOMEM ? -ENOMEM : -ENOPROTOOPT;
+        goto fail;
+    }
+    h->family = (uint16_t)id;
+
+    if (getsockname(h->fd, (struct sockaddr *)&local, &alen) < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    h->port = local.nl_pid;
+    h->seq = nl_socket_use_seq(h->sk) + 1;
+    *out = h;
+    return 0;
+
+fail:
+    pyipvs_handle_close(h);
+    return rc;
+}
+
+void pyipvs_handle_close(struct pyipvs_handle *h)
+{
+    if (h == NULL)
+        return;
+    if (h->sk != NULL)
+        nl_socket_free(h->sk);
+    free(h->rbuf);
+    free(h);
+}
+
+int pyipvs_handle_fd(const struct pyipvs_handle *h)
+{
+    return h->fd;
+}
+
+int pyipvs_handle_broken(const struct pyipvs_handle *h)
+{
+    return h->broken;
+}
+
+int pyipvs_handle_family(const struct pyipvs_handle *h)
+{
+    return h->family;
+}
+
+uint16_t core_family(const struct pyipvs_handle *h)
+{
+    return h->family;
+}
+
+uint32_t core_next_seq(struct pyipvs_handle *h)
+{
+    return h->seq++;
+}
+
+int core_timeout_ms(const struct pyipvs_handle *h)
+{
+    return h->timeout_ms;
+}
+
+void core_mark_broken(struct pyipvs_handle *h)
+{
+    h->broken = 1;
+}
+
+static int send_request(struct pyipvs_handle *h, const void *req, size_t len)
+{
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+    ssize_t n;
+
+    for (;;) {
+        n = sendto(h->fd, req, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
+        if (n == (ssize_t)len)
+            return 0;
+        if (n >= 0)
+            return -EMSGSIZE;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One bounded wait. A timeout leaves a reply possibly still on its way, so
+ * the handle is marked broken rather than trusted with the next request. */
+static int wait_readable(struct pyipvs_handle *h)
+{
+    struct pollfd p = {.fd = h->fd, .events = POLLIN};
+    long deadline = now_ms() + h->timeout_ms;
+    int wait = h->timeout_ms > 0 ? h->timeout_ms : -1;
+    int r;
+
+    for (;;) {
+        r = poll(&p, 1, wait);
+        if (r > 0)
+            return 0;
+        if (r == 0) {
+            h->broken = 1;
+            return -ETIMEDOUT;
+        }
+        if (errno != EINTR) {
+            h->broken = 1;
+            return -errno;
+        }
+        if (h->timeout_ms > 0) {
+            wait = (int)(deadline - now_ms());
+            if (wait < 0)
+                wait = 0;
+        }
+    }
+}
+
+/* Returns the datagram's length, 0 for "nothing for us, wait again", or a
+ * negative errno. */
+static ssize_t receive(struct pyipvs_handle *h)
+{
+    struct sockaddr_nl from;
+    struct iovec iov = {.iov_base = h->rbuf, .iov_len = RECV_BUF_SIZE};
+    struct msghdr m = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+                       .msg_iovlen = 1};
+    ssize_t n;
+
+    n = recvmsg(h->fd, &m, MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN)
+            return 0;
+        return -errno; /* ENOBUFS: the kernel dropped replies */
+    }
+    if (m.msg_flags & MSG_TRUNC)
+        return -EMSGSIZE;
+    if (from.nl_pid != 0)
+        return 0; /* not from the kernel */
+    return n;
+}
+
+static int kernel_error(const struct nlmsghdr *nlh)
+{
+    const struct nlmsgerr *e = NLMSG_DATA(nlh);
+
+    if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(int)))
+        return -EBADMSG;
+    if (e->error > 0 || e->error < -4095)
+        return -EBADMSG;
+    return e->error;
+}
+
+int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump,
+                  core_reply_fn fn, void *arg)
+{
+    const struct nlmsghdr *rq = req;
+    uint32_t seq = rq->nlmsg_seq;
+    int consumer_err = 0, result = 0, done = 0, rc;
+
+    if (h->broken)
+        return -ENOTCONN;
+    rc = send_request(h, req, len);
+    if (rc < 0)
+        return rc;
+
+    while (!done) {
+        const struct nlmsghdr *nlh;
+        ssize_t n;
+        int left;
+
+        rc = wait_readable(h);
+        if (rc < 0)
+            return rc;
+        n = receive(h);
+        if (n < 0) {
+            h->broken = 1;
+            return (int)n;
+        }
+        left = (int)n;
+        for (nlh = (const struct nlmsghdr *)h->rbuf; !done && NLMSG_OK(nlh, left);
+             nlh = NLMSG_NEXT(nlh, left)) {
+            /* Anything for another request (a stale reply) is skipped. */
+            if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != h->port)
+                continue;
+            switch (nlh->nlmsg_type) {
+            case NLMSG_NOOP:
+                break;
+            case NLMSG_OVERRUN:
+                h->broken = 1;
+                return -ENOBUFS;
+            case NLMSG_ERROR:
+                rc = kernel_error(nlh);
+                /* A dump ends with DONE; a zero "ACK" there is not the end. */
+                if (rc < 0 || !dump) {
+                    result = rc;
+                    done = 1;
+                }
+                break;
+            case NLMSG_DONE:
+                if (dump) {
+                    if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+                        int err = *(const int *)NLMSG_DATA(nlh);
+                        if (err < 0 && err >= -4095)
+                            result = err;
+                    }
+                    done = 1;
+                }
+                break;
+            default:
+                if (nlh->nlmsg_type != h->family || fn == NULL || consumer_err)
+                    break;
+                rc = fn(nlh, nlh->nlmsg_len, arg);
+                if (rc < 0)
+                    consumer_err = rc;
+                break;
+            }
+        }
+        if (!done && left != 0 && n > 0) {
+            /* Trailing garbage: the stream can no longer be trusted. */
+            h->broken = 1;
+            return -EBADMSG;
+        }
+    }
+    return result < 0 ? result : consumer_err;
+}
