@@ -71,8 +71,11 @@ set +e
 cd "$here"
 timeout --kill-after=30 "${PYIPVS_VM_TIMEOUT:-2400}" \
   "$vng" --run "$image" "${accel[@]}" --memory 2G --cpus 2 --rwdir="$here" \
-  --exec "bash $here/ci/guest-setup.sh --from-file $state/cmd $state/status"
-rc=$?
+  --exec "bash $here/ci/guest-setup.sh --from-file $state/cmd $state/status" \
+  </dev/null 2>&1 | cat
+# Through a pipe: qemu reopens a redirected stdout with truncation, which
+# would wipe what the caller logged before the VM started.
+rc=${PIPESTATUS[0]}
 set -e
 if [ ! -f "$state/status" ]; then
   echo "vm-run: the VM never ran the command (vng exit $rc): failing" >&2

@@ -837,7 +837,8 @@ class ConnReader:
     @classmethod
     def open(cls, path: str | None = None, *, table: int = CONN_TABLE_CONN,
              netns: str | None = None, match: ConnMatch | None = None, chunk: int = 4096,
-             bufsize: int = 0, max_read: int = 0, stop_at_blank: bool = False) -> ConnReader:  # fmt: skip
+             bufsize: int = 0, max_read: int = 0,
+             stop_at_blank: bool = False) -> ConnReader:  # fmt: skip
         """Open `path` (None: the table's /proc file, in netns if given)."""
         out = ffi.new("struct pyipvs_conn_reader **")
         c_path = os.fsencode(path) if path is not None else ffi.NULL

@@ -4,8 +4,8 @@ Shared by the listing, save and connection formatters. Behind pyipvs.format;
 import from there.
 """
 
-# printf-style % mirrors the C format strings being reproduced, and is the fastest.
-# ruff: noqa: UP031
+# printf-style % mirrors the C format strings being reproduced, and is the fastest
+# (UP031 is off for these modules in pyproject.toml).
 
 from __future__ import annotations
 
@@ -76,5 +76,3 @@ def addrport(
     else:
         text = "[%s]:%s" % (host, svc)
     return text[:ADDRPORT_MAX]
-
-

@@ -4,8 +4,8 @@ pure Python, no cffi). Behind pyipvs.format; import from there.
 The rows come from /proc/net/ip_vs_conn, parsed elsewhere into `ConnRow`.
 """
 
-# printf-style % mirrors the C format strings being reproduced, and is the fastest.
-# ruff: noqa: UP031
+# printf-style % mirrors the C format strings being reproduced, and is the fastest
+# (UP031 is off for these modules in pyproject.toml).
 
 from __future__ import annotations
 
@@ -45,10 +45,15 @@ def conn_header_lines(persistent_conn: bool) -> list[str]:
     """`IPVS connection entries` and the column titles."""
     if persistent_conn:
         head = "pro expire %-11s %-18s %-18s %-18s %-16s %s" % (
-            "state", "source", "virtual", "destination", "pe name", "pe_data")
+            "state",
+            "source",
+            "virtual",
+            "destination",
+            "pe name",
+            "pe_data",
+        )
     else:
-        head = "pro expire %-11s %-18s %-18s %s" % (
-            "state", "source", "virtual", "destination")
+        head = "pro expire %-11s %-18s %-18s %s" % ("state", "source", "virtual", "destination")
     return ["IPVS connection entries", head]
 
 
@@ -65,12 +70,21 @@ def conn_line(row: ConnRow, numeric: bool, persistent_conn: bool, resolver: Reso
     if numeric:
         # Inlined IPv4 text: connection tables run to hundreds of thousands of rows.
         c, v, d = row.caddr, row.vaddr, row.daddr
-        cname = ("%d.%d.%d.%d:%d" % (*c.packed, row.cport & 0xFFFF) if c.version == 4
-                 else addrport(c, row.cport, None, True, resolver))
-        vname = ("%d.%d.%d.%d:%d" % (*v.packed, row.vport & 0xFFFF) if v.version == 4
-                 else addrport(v, row.vport, None, True, resolver))
-        dname = ("%d.%d.%d.%d:%d" % (*d.packed, row.dport & 0xFFFF) if d.version == 4
-                 else addrport(d, row.dport, None, True, resolver))
+        cname = (
+            "%d.%d.%d.%d:%d" % (*c.packed, row.cport & 0xFFFF)
+            if c.version == 4
+            else addrport(c, row.cport, None, True, resolver)
+        )
+        vname = (
+            "%d.%d.%d.%d:%d" % (*v.packed, row.vport & 0xFFFF)
+            if v.version == 4
+            else addrport(v, row.vport, None, True, resolver)
+        )
+        dname = (
+            "%d.%d.%d.%d:%d" % (*d.packed, row.dport & 0xFFFF)
+            if d.version == 4
+            else addrport(d, row.dport, None, True, resolver)
+        )
     else:
         proto = _CONN_PORT_PROTO.get(row.proto)
         cname = addrport(row.caddr, row.cport, proto, False, resolver)
@@ -79,6 +93,13 @@ def conn_line(row: ConnRow, numeric: bool, persistent_conn: bool, resolver: Reso
     expire = _expire_text(row.expires)
     if persistent_conn and row.pe_name is not None and row.pe_data is not None:
         return "%-3s %-6s %-11s %-18s %-18s %-16s %-18s %s" % (
-            row.proto, expire, row.state, cname, vname, dname, row.pe_name, row.pe_data)
-    return "%-3s %-6s %-11s %-18s %-18s %s" % (
-        row.proto, expire, row.state, cname, vname, dname)
+            row.proto,
+            expire,
+            row.state,
+            cname,
+            vname,
+            dname,
+            row.pe_name,
+            row.pe_data,
+        )
+    return "%-3s %-6s %-11s %-18s %-18s %s" % (row.proto, expire, row.state, cname, vname, dname)

@@ -5,8 +5,8 @@ The output is meant to be fed back to `-R`, but 1.31 loses some settings
 (thresholds are never saved) and we keep that: byte-identical is the goal.
 """
 
-# printf-style % mirrors the C format strings being reproduced, and is the fastest.
-# ruff: noqa: UP031
+# printf-style % mirrors the C format strings being reproduced, and is the fastest
+# (UP031 is off for these modules in pyproject.toml).
 
 from __future__ import annotations
 
@@ -90,7 +90,9 @@ def _tunnel_tail(tun_type: int, tun_port: int, tun_flags: int) -> str:
         return " --tun-type ipip"
     if tun_type == TunnelType.GUE:
         return " --tun-type gue --tun-port %d %s" % (
-            tun_port & 0xFFFF, _TUN_FLAG_OPTION[tun_flags & 3])
+            tun_port & 0xFFFF,
+            _TUN_FLAG_OPTION[tun_flags & 3],
+        )
     if tun_type == TunnelType.GRE:
         return " --tun-type gre " + _TUN_FLAG_OPTION[tun_flags & 3]
     return ""

@@ -2,8 +2,8 @@
 (top layer: pure Python, no cffi). Behind pyipvs.format; import from there.
 """
 
-# printf-style % mirrors the C format strings being reproduced, and is the fastest.
-# ruff: noqa: UP031
+# printf-style % mirrors the C format strings being reproduced, and is the fastest
+# (UP031 is off for these modules in pyproject.toml).
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ def version_line(info: Info) -> str:
     """`IP Virtual Server version 1.2.1 (size=4096)`."""
     major, minor, patch = info.version
     return "IP Virtual Server version %d.%d.%d (size=%d)" % (
-        major & 0xFF, minor & 0xFF, patch & 0xFF, s32(info.conn_tab_size))
+        major & 0xFF,
+        minor & 0xFF,
+        patch & 0xFF,
+        s32(info.conn_tab_size),
+    )
 
 
 def timeout_line(t: Timeouts) -> str:

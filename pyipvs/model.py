@@ -14,9 +14,9 @@ from __future__ import annotations
 import enum
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Union
+from typing import TypeAlias
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 INT_MAX = 2**31 - 1
 U32_MAX = 2**32 - 1

@@ -154,8 +154,7 @@ def _order(columns: list[list[int]], n: int) -> list[int]:
             return sorted(range(n), key=keys.__getitem__)
         q_bits = 32 * len(columns)  # the lower columns plus the index slot
         keys = [
-            (w << (q_bits + 1)) | (k << 32) | i
-            for i, (w, k) in enumerate(zip(columns[0], keys))
+            (w << (q_bits + 1)) | (k << 32) | i for i, (w, k) in enumerate(zip(columns[0], keys))
         ]
         mask = (1 << (q_bits + 33)) - 1
         threshold = (1 << (q_bits + 32)) - (1 << q_bits)

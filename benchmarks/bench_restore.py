@@ -1,0 +1,317 @@
+"""Restore benchmark (benchmarks layer): ipvsadm -R against pyipvs's batch
+engine and API, `pyipvs restore`, `pyipvsadm -R`, pyroute2 and the kernel
+floor, on the same generated tables, in one run. Needs root and IPVS, so it
+runs in the VM:
+
+    PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
+      '/work/venv/bin/python benchmarks/bench_restore.py --reps 3 1000x10 10000x10'
+
+Every measurement gets a fresh network namespace: each has its own table and
+its own destination trash list (which makes clear-then-restore quadratic in
+the kernel), and every resulting table is compared with ipvsadm -R's through
+`ipvsadm -Sn`; a mismatch fails the run.
+
+In-process contestants run in this process, interleaved, `--reps` times, and
+report their best time (under emulation on a shared host the noise is
+large, and only ratios taken in the same run mean anything):
+
+  floor        the batch's requests prebuilt as bytes (benchmarks/floor.py),
+               only sent: the kernel's cost plus two system calls per chunk
+  engine       a filled pyipvs batch, applied (C engine + result objects)
+  batch API    `with ipvs.batch() as b:` adding every command, then applying
+  apply_batch  `ipvs.apply_batch(commands)` over prebuilt Command objects
+
+Model objects are the caller's data and are built before any clock starts.
+Programs (ipvsadm -R, pyipvs restore, pyipvsadm -R, pyroute2) run once each
+under nsenter; their wall time includes process start, which is measured too.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from benchmarks import floor
+from benchmarks.gen_rules import SCHEDULERS, Rule, restore_text, rules
+from pyipvs import _native
+from pyipvs.batch import Command
+from pyipvs.ipvs import IPVS
+
+PY = sys.executable
+ENV = {**os.environ, "PYTHONPATH": ROOT}
+NETNS_SETUP = """\
+link set lo up
+link add dummy0 type dummy
+link set dummy0 up
+address add 10.0.0.254/8 dev dummy0
+address add 2001:db8::fffe/32 dev dummy0 nodad
+"""
+PYROUTE2_MAX = 11000  # commands: it takes ~0.1 s per command under emulation
+PYIPVS = (
+    "import sys; from pyipvs.cli.pyipvs import main;"
+    " sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))"
+)
+_seq = iter(range(1_000_000))
+
+
+@dataclass
+class Result:
+    name: str
+    times: list[float] = field(default_factory=list)  # the measured part
+    wall: float | None = None  # whole program, for programs
+    detail: str = ""
+    ok: bool = True
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+
+def _netns() -> str:
+    name = f"bench-{os.getpid()}-{next(_seq)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "-batch", "-"], input=NETNS_SETUP, text=True, check=True)
+    return name
+
+
+def _drop(ns: str, commands: int) -> None:
+    subprocess.run(["ip", "netns", "del", ns], check=False)
+    # The kernel tears the table down in the background: let it finish
+    # before the next measurement.
+    time.sleep(1 + commands / 20000)
+
+
+def _in(
+    ns: str, argv: list[str], stdin: str | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    t = time.perf_counter()
+    p = subprocess.run(["nsenter", f"--net=/run/netns/{ns}", *argv], input=stdin,
+                       capture_output=True, text=True, env=ENV, check=False)  # fmt: skip
+    return time.perf_counter() - t, p
+
+
+def _saved(ns: str) -> str:
+    return _in(ns, ["ipvsadm", "-Sn"])[1].stdout
+
+
+# --- in-process contestants: each returns the seconds of its measured part ---
+
+
+def run_floor(path: str, chunks: list[tuple[bytes, int]]) -> float:
+    h = _native.Handle(path, 600_000)  # a socket created inside the namespace
+    with socket.socket(fileno=os.dup(h.fileno())) as s:
+        t = time.perf_counter()
+        failures = floor.send(s, chunks)
+        dt = time.perf_counter() - t
+    h.close()
+    assert failures == 0
+    return dt
+
+
+def run_engine(path: str, table: list[Rule]) -> float:
+    with IPVS(path, timeout=600) as ipvs:
+        b = ipvs.batch()
+        for r in table:
+            b.add_service(r.service)
+            for s in r.servers:
+                b.add_server(r.service.key, s)
+        t = time.perf_counter()
+        result = b.apply()
+        dt = time.perf_counter() - t
+        b.close()
+    assert result.ok
+    return dt
+
+
+def run_api(path: str, table: list[Rule]) -> float:
+    with IPVS(path, timeout=600) as ipvs:
+        t = time.perf_counter()
+        with ipvs.batch() as b:
+            for r in table:
+                b.add_service(r.service)
+                key = r.service.key
+                for s in r.servers:
+                    b.add_server(key, s)
+        return time.perf_counter() - t
+
+
+def run_commands(path: str, cmds: list[Command]) -> float:
+    with IPVS(path, timeout=600) as ipvs:
+        t = time.perf_counter()
+        result = ipvs.apply_batch(cmds)
+        dt = time.perf_counter() - t
+    assert result.ok
+    return dt
+
+
+def bench(s: int, n: int, reps: int, skip: set[str]) -> list[Result]:
+    commands = s * (n + 1)
+    table = rules(s, n)
+    text = restore_text(table)
+    with tempfile.NamedTemporaryFile("w", suffix=".rules", delete=False) as f:
+        f.write(text)
+    family_id = _native.Handle(None, 5000).family_id
+    chunks = floor.prebuild(table, family_id)
+    cmds = [c for r in table for c in (Command.add_service(r.service),
+            *(Command.add_server(r.service.key, x) for x in r.servers))]  # fmt: skip
+    in_process: dict[str, Callable[[str], float]] = {
+        "floor": lambda p: run_floor(p, chunks),
+        "engine": lambda p: run_engine(p, table),
+        "batch API": lambda p: run_api(p, table),
+        "apply_batch": lambda p: run_commands(p, cmds),
+    }
+    programs: dict[str, tuple[list[str], str | None]] = {
+        "ipvsadm -R": (["ipvsadm", "-R"], text),
+        "pyipvs restore": ([PY, "-c", PYIPVS, "restore", "--report", f.name], None),
+        "pyipvsadm -R": ([PY, "-m", "pyipvs.cli.ipvsadm", "-R"], text),
+        "pyroute2": ([PY, os.path.join(HERE, "pyroute2_restore.py"), str(s), str(n)], None),
+    }
+    results = {name: Result(name) for name in [*in_process, *programs]}
+    reference = ""
+
+    def measure(name: str, fn: Callable[[str], float]) -> None:
+        nonlocal reference
+        ns = _netns()
+        try:
+            dt = fn(f"/run/netns/{ns}")
+            saved = _saved(ns)
+        finally:
+            _drop(ns, commands)
+        res = results[name]
+        res.times.append(dt)
+        if name == "ipvsadm -R":
+            reference = saved
+            res.ok = len(saved.splitlines()) == commands
+        elif saved != reference:
+            res.ok = False
+            res.detail += f" TABLE DIFFERS ({len(saved.splitlines())} lines)"
+        print(
+            f"  {s}x{n} {name}: {dt:.3f} s {'ok' if res.ok else 'FAILED'}{res.detail}",
+            file=sys.stderr,
+        )
+
+    def program(name: str) -> Callable[[str], float]:
+        argv, stdin = programs[name]
+
+        def fn(path: str) -> float:
+            wall, p = _in(os.path.basename(path), argv, stdin)
+            res = results[name]
+            res.wall = wall
+            if p.returncode != 0:
+                res.ok, res.detail = False, f" exit {p.returncode}: {p.stderr.strip()[-200:]}"
+            m = re.search(r"parse ([0-9.]+) s, apply ([0-9.]+) s", p.stdout)
+            if m:  # pyipvs restore --report
+                res.detail = f" (parse {float(m[1]):.2f} s, apply {float(m[2]):.2f} s)"
+            m = re.search(r'"apply": ([0-9.]+)', p.stdout)
+            return float(m[1]) if m else wall  # pyroute2 reports its own apply time
+
+        return fn
+
+    measure("ipvsadm -R", program("ipvsadm -R"))
+    for _ in range(reps):
+        for name, fn in in_process.items():
+            if name not in skip:
+                measure(name, fn)
+    for name in ("pyipvs restore", "pyipvsadm -R", "pyroute2"):
+        if name in skip or (name == "pyroute2" and commands > PYROUTE2_MAX):
+            continue
+        measure(name, program(name))
+    os.unlink(f.name)
+    return [r for r in results.values() if r.times]
+
+
+def machine() -> str:
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    py = platform.python_version()
+    return f"{os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, Python {py}"
+
+
+def startup() -> dict[str, float]:
+    def best(argv: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run(argv, check=True, env=ENV, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    return {
+        "python -c pass": best([PY, "-c", "pass"]),
+        "python -c 'import pyipvs.batch'": best([PY, "-c", "import pyipvs.batch"]),
+        "ipvsadm -v": best(["ipvsadm", "-v"]),
+    }
+
+
+def report(results: dict[str, list[Result]], starts: dict[str, float], reps: int) -> str:
+    out = [f"Machine: {machine()}", ""]
+    out += ["| process start | best of 3 |", "| --- | --- |"]
+    out += [f"| `{k}` | {v:.2f} s |" for k, v in starts.items()]
+    for size, runs in results.items():
+        s, n = (int(x) for x in size.split("x"))
+        commands = s * (n + 1)
+        by = {r.name: r for r in runs}
+        fl = by["floor"].best if "floor" in by else None
+        adm = by["ipvsadm -R"].best if "ipvsadm -R" in by else None
+        out += ["", f"### {s} services x {n} servers ({commands} commands)", ""]
+        out.append(
+            "| contestant | measured (best) | median | runs | us/command | x floor"
+            " | x ipvsadm -R | program wall | table |"
+        )
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in runs:
+            b = r.best
+            out.append(
+                f"| {r.name} | {b:.3f} s | {statistics.median(r.times):.3f} s | {len(r.times)} | "
+                f"{b / commands * 1e6:.1f} | {b / fl:.2f} | {b / adm:.3f} | "
+                f"{f'{r.wall:.2f} s' if r.wall is not None else '-'} | "
+                f"{'identical' if r.ok else 'FAILED'}{r.detail} |"
+                if fl and adm
+                else f"| {r.name} | {b:.3f} s | | | | | | | |"
+            )
+    out.append("")
+    out.append(f"In-process contestants: best of {reps}, interleaved. Programs: once.")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    reps, sizes, skip = 3, [], set()
+    args = iter(argv[1:])
+    for a in args:
+        if a == "--reps":
+            reps = int(next(args))
+        elif a == "--skip":
+            skip = set(next(args).split(","))
+        else:
+            sizes.append(a)
+    # Scheduler modules load on first use (a usermode modprobe each): load
+    # them now so that no contestant pays for it.
+    subprocess.run(["modprobe", "-a", *(f"ip_vs_{x}" for x in SCHEDULERS)], check=False)
+    starts = startup()
+    results = {}
+    for size in sizes or ["1000x10"]:
+        s, n = (int(x) for x in size.split("x"))
+        results[size] = bench(s, n, reps, skip)
+    sys.stdout.write(report(results, starts, reps))
+    return 0 if all(r.ok for runs in results.values() for r in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,312 @@
+/*
+ * conn.c - the connection-table reader (C core layer): big reads of
+ * /proc/net/ip_vs_conn{,_sync} (or of any file or memory block in that
+ * format) into arrays of struct pyipvs_conn, with filtering and summaries
+ * done here so huge tables never become per-row Python objects.
+ *
+ * The tables are seq_files: a read() returns what the kernel chose to format
+ * (about a page on older kernels, whatever the buffer size), so the reader
+ * loops, and a line cut by a read boundary is carried to the front of the
+ * buffer for the next one. A line longer than PYIPVS_CONN_LINE_MAX is skipped
+ * to its newline and counted as malformed, so memory stays bounded by the
+ * buffer whatever the input.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pyipvs.h"
+
+/* Rows parsed per batch while scanning into aggregators. */
+#define SCAN_BATCH 256
+
+struct pyipvs_conn_reader {
+    int fd;                     /* -1: reading from mem */
+    const char *mem;
+    size_t mem_len, mem_off;
+    char *buf;
+    size_t cap, start, end;     /* unparsed bytes are buf[start..end) */
+    size_t scanned;             /* no newline in buf[start..scanned) */
+    size_t max_read;
+    uint32_t flags;
+    int err;                    /* sticky negative errno of a failed read() */
+    int skipping;               /* inside an oversized line: drop to its newline */
+    int seen_first;             /* the first line (maybe a header) is behind us */
+    int stopped;                /* PYIPVS_CONN_OPT_STOP_AT_BLANK fired */
+    struct pyipvs_conn_counts counts;
+};
+
+static int reader_new(struct pyipvs_conn_reader **out, const struct pyipvs_conn_opts *opts)
+{
+    struct pyipvs_conn_reader *r = calloc(1, sizeof(*r));
+    size_t cap = opts && opts->bufsize ? opts->bufsize : PYIPVS_CONN_BUFSIZE_DEFAULT;
+
+    if (!r)
+        return -ENOMEM;
+    if (cap < PYIPVS_CONN_BUFSIZE_MIN)
+        cap = PYIPVS_CONN_BUFSIZE_MIN;
+    r->buf = malloc(cap);
+    if (!r->buf) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->cap = cap;
+    r->fd = -1;
+    if (opts) {
+        r->max_read = opts->max_read;
+        r->flags = opts->flags;
+    }
+    *out = r;
+    return 0;
+}
+
+int pyipvs_conn_reader_new_fd(struct pyipvs_conn_reader **out, int fd,
+                              const struct pyipvs_conn_opts *opts)
+{
+    if (!out || fd < 0)
+        return -EINVAL;
+    int rc = reader_new(out, opts);
+
+    if (rc == 0)
+        (*out)->fd = fd;
+    return rc;
+}
+
+int pyipvs_conn_reader_new_mem(struct pyipvs_conn_reader **out, const void *data,
+                               size_t len, const struct pyipvs_conn_opts *opts)
+{
+    if (!out || (!data && len))
+        return -EINVAL;
+    int rc = reader_new(out, opts);
+
+    if (rc == 0) {
+        (*out)->mem = data;
+        (*out)->mem_len = len;
+    }
+    return rc;
+}
+
+int pyipvs_conn_reader_open(struct pyipvs_conn_reader **out, const char *path, int table,
+                            const char *netns, const struct pyipvs_conn_opts *opts)
+{
+    int fd, rc;
+
+    if (!out)
+        return -EINVAL;
+    rc = pyipvs_conn_fd_open(path, table, netns, &fd);
+    if (rc < 0)
+        return rc;
+    rc = pyipvs_conn_reader_new_fd(out, fd, opts);
+    if (rc < 0)
+        close(fd);
+    return rc;
+}
+
+void pyipvs_conn_reader_free(struct pyipvs_conn_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r);
+}
+
+int pyipvs_conn_reader_counts(const struct pyipvs_conn_reader *r,
+                              struct pyipvs_conn_counts *out)
+{
+    if (!r || !out)
+        return -EINVAL;
+    *out = r->counts;
+    return 0;
+}
+
+/* One read into the free tail of the buffer, after moving the carried
+ * partial line to the front. Sets counts.eof at the end of the input. */
+static int fill(struct pyipvs_conn_reader *r)
+{
+    size_t want;
+    ssize_t got;
+
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->scanned = r->scanned > r->start ? r->scanned - r->start : 0;
+        r->start = 0;
+    }
+    want = r->cap - r->end;
+    if (r->max_read && want > r->max_read)
+        want = r->max_read;
+    if (want == 0)
+        return -ENOBUFS; /* cannot happen: cap > LINE_MAX, longer lines are dropped */
+    if (r->fd < 0) {
+        size_t left = r->mem_len - r->mem_off;
+
+        got = (ssize_t)(left < want ? left : want);
+        memcpy(r->buf + r->end, r->mem + r->mem_off, (size_t)got);
+        r->mem_off += (size_t)got;
+    } else {
+        do
+            got = read(r->fd, r->buf + r->end, want);
+        while (got < 0 && errno == EINTR);
+        if (got < 0) {
+            r->err = -errno;
+            return r->err;
+        }
+    }
+    if (got == 0)
+        r->counts.eof = 1;
+    r->end += (size_t)got;
+    r->counts.bytes += (uint64_t)got;
+    return 0;
+}
+
+/* The next complete line (without its newline) in line and len: 1, or 0 at
+ * the end, or a negative errno. The pointer is valid until the next call. */
+static int next_line(struct pyipvs_conn_reader *r, const char **line, size_t *len)
+{
+    for (;;) {
+        char *s = r->buf + r->start;
+        size_t avail = r->end - r->start;
+        /* Short reads would otherwise rescan a carried line once per read. */
+        size_t from = r->scanned > r->start ? r->scanned : r->start;
+        char *nl = r->end > from ? memchr(r->buf + from, '\n', r->end - from) : NULL;
+
+        if (!nl)
+            r->scanned = r->end;
+
+        if (r->skipping) {
+            if (nl) {
+                r->start += (size_t)(nl - s) + 1;
+                r->skipping = 0;
+                continue;
+            }
+            r->start = r->end;
+        } else if (nl) {
+            *line = s;
+            *len = (size_t)(nl - s);
+            r->start += *len + 1;
+            if (*len <= PYIPVS_CONN_LINE_MAX)
+                return 1;
+            r->counts.lines++;
+            r->counts.malformed++;
+            continue;
+        } else if (avail > PYIPVS_CONN_LINE_MAX) {
+            r->counts.lines++;
+            r->counts.malformed++;
+            r->skipping = 1;
+            r->start = r->end;
+        } else if (r->counts.eof && avail) {
+            /* A last line without its newline (a truncated read or a fixture). */
+            *line = s;
+            *len = avail;
+            r->start = r->end;
+            return 1;
+        }
+        if (r->counts.eof)
+            return 0;
+        int rc = fill(r);
+
+        if (rc < 0)
+            return rc;
+    }
+}
+
+static int is_blank_line(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* Header lines start "Pro FromIP"; only the sync table's names an Origin. */
+static void note_header(struct pyipvs_conn_reader *r, const char *s, size_t len)
+{
+    static const char origin[] = "Origin";
+    size_t n = sizeof(origin) - 1;
+
+    r->counts.header = 1;
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(s + i, origin, n) == 0) {
+            r->counts.header = 2;
+            return;
+        }
+}
+
+/* Parse the next row passing f into *c: 1, 0 at the end, or a negative errno. */
+static int next_row(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                    struct pyipvs_conn *c)
+{
+    const char *line;
+    size_t len;
+    int rc = 0;
+
+    if (r->err)
+        return r->err;
+    while (!r->stopped && (rc = next_line(r, &line, &len)) > 0) {
+        r->counts.lines++;
+        if (!r->seen_first) {
+            r->seen_first = 1;
+            if (len >= 4 && memcmp(line, "Pro ", 4) == 0) {
+                note_header(r, line, len);
+                continue;
+            }
+        }
+        if (is_blank_line(line, len)) {
+            r->counts.blank++;
+            /* ipvsadm -Lc exits at the first blank line (sscanf gives EOF). */
+            if (r->flags & PYIPVS_CONN_OPT_STOP_AT_BLANK)
+                r->stopped = 1;
+            continue;
+        }
+        if (pyipvs_conn_parse_line(line, len, c) < 0) {
+            r->counts.malformed++;
+            continue;
+        }
+        r->counts.rows++;
+        if (pyipvs_conn_match(f, c)) {
+            r->counts.matched++;
+            return 1;
+        }
+    }
+    return r->stopped ? 0 : rc;
+}
+
+int pyipvs_conn_read(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                     struct pyipvs_conn *rows, size_t max, size_t *n)
+{
+    size_t got = 0;
+    int rc = 0;
+
+    if (!r || !n || !rows || max == 0)
+        return -EINVAL;
+    *n = 0;
+    while (got < max && (rc = next_row(r, f, &rows[got])) > 0)
+        got++;
+    *n = got;
+    /* Rows already parsed are delivered; a read error shows on the next call. */
+    return rc < 0 && got == 0 ? rc : 0;
+}
+
+int pyipvs_conn_scan(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                     struct pyipvs_conn_agg *const *aggs, size_t naggs)
+{
+    struct pyipvs_conn *rows;
+    size_t n;
+    int rc;
+
+    if (!r || (!aggs && naggs))
+        return -EINVAL;
+    rows = malloc(SCAN_BATCH * sizeof(*rows));
+    if (!rows)
+        return -ENOMEM;
+    do {
+        rc = pyipvs_conn_read(r, f, rows, SCAN_BATCH, &n);
+        for (size_t i = 0; rc == 0 && i < naggs; i++)
+            rc = pyipvs_conn_agg_add(aggs[i], rows, n);
+    } while (rc == 0 && n > 0);
+    free(rows);
+    return rc;
+}

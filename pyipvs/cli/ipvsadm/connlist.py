@@ -1,0 +1,47 @@
+"""`-L -c`: the connection table (top layer: the `pyipvsadm` front end).
+
+There is no netlink call for connections: ipvsadm 1.31 reads
+/proc/net/ip_vs_conn, skips its first line and prints every further line in
+the kernel's order. pyipvs.conns reads the table of the session's network
+namespace (the C core parses it); pyipvs.format.conn_line prints a row.
+A file that cannot be opened, or is empty, ends the run with status 1 and a
+message; a blank line (which the kernel never writes) ends it silently.
+"""
+
+from __future__ import annotations
+
+from pyipvs import format as fmtmod
+from pyipvs.format import ListFormat
+
+from .outcome import Exit
+from .session import Session
+
+CONN_PROC_FILE = "/proc/net/ip_vs_conn"
+
+
+def list_connections(session: Session, fmt: ListFormat) -> None:
+    from pyipvs.conns import ConnTable
+    from pyipvs.ipvs import netns_path
+    from pyipvs.names import NumericResolver, Resolver, SystemResolver
+
+    table = ConnTable(netns=netns_path(session.netns))
+    try:
+        cursor = table.open(stop_at_blank=True)
+    except OSError as exc:
+        raise Exit(1, f"cannot open file {CONN_PROC_FILE}") from exc
+    resolver: Resolver = NumericResolver() if fmt.numeric else SystemResolver()
+    out = session.out
+    with cursor:
+        chunks = cursor.row_chunks()
+        first = next(chunks, None)
+        if cursor.counts.bytes == 0:
+            raise Exit(1, f"unexpected input from {CONN_PROC_FILE}")
+        out.lines(fmtmod.conn_header_lines(fmt.persistent_conn))
+        chunk = first
+        while chunk is not None:
+            out.lines(
+                [fmtmod.conn_line(row, fmt.numeric, fmt.persistent_conn, resolver) for row in chunk]
+            )
+            chunk = next(chunks, None)
+        if cursor.counts.blank:
+            raise Exit(1)  # ipvsadm stops at a line sscanf finds empty, silently
