@@ -29,6 +29,12 @@ die() { echo "build-wheel: $*" >&2; exit 1; }
 # The installed-package check, in Python (argv: the interpreter to check).
 check_installed() {
   local py=$1 where
+  # The check runs elsewhere: make the interpreter's name absolute, without
+  # resolving symlinks (a venv's python is a link to the base interpreter).
+  case $py in
+  */*) py="$(cd "$(dirname "$py")" && pwd)/$(basename "$py")" ;;
+  *) py=$(command -v "$py") || die "no $1 on PATH" ;;
+  esac
   where=$(mktemp -d)
   (cd "$where" && "$py" - <<'EOF'
 import importlib.metadata

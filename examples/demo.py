@@ -31,29 +31,46 @@ def main() -> int:
             web = ServiceKey.tcp("10.0.0.1", 80)
             ipvs.add_service(Service(web, scheduler="rr"))
             for i in (11, 12, 13):
-                ipvs.add_server(web, Server(ipaddress.ip_address(f"10.0.1.{i}"), 8080, Forward.MASQ, weight=i - 10))
+                ipvs.add_server(
+                    web,
+                    Server(ipaddress.ip_address(f"10.0.1.{i}"), 8080, Forward.MASQ, weight=i - 10),
+                )
             dns = ServiceKey.udp("2001:db8::53", 53)
-            ipvs.add_service(Service(dns, scheduler="wlc", flags=ServiceFlag.PERSISTENT, timeout=300))
+            ipvs.add_service(
+                Service(dns, scheduler="wlc", flags=ServiceFlag.PERSISTENT, timeout=300)
+            )
             ipvs.add_server(dns, Server(ipaddress.ip_address("2001:db8::1:1"), 53))
             ipvs.add_service(Service(ServiceKey.fw(42), scheduler="sh", flags=ServiceFlag.SCHED1))
-            ipvs.add_server(ServiceKey.fw(42), Server(ipaddress.ip_address("10.0.2.1"), 0, Forward.TUNNEL))
+            ipvs.add_server(
+                ServiceKey.fw(42), Server(ipaddress.ip_address("10.0.2.1"), 0, Forward.TUNNEL)
+            )
 
             print("== pyipvs reads back")
             info = ipvs.info()
-            print(f"IPVS {'.'.join(map(str, info.version))}, connection table size {info.conn_tab_size}")
+            version = ".".join(map(str, info.version))
+            print(f"IPVS {version}, connection table size {info.conn_tab_size}")
             for status in ipvs.services():
                 svc = status.service
-                where = f"fwmark {svc.key.fwmark}" if svc.key.is_fwmark else f"{svc.key.protocol.name} {svc.key.address}:{svc.key.port}"
+                where = (
+                    f"fwmark {svc.key.fwmark}"
+                    if svc.key.is_fwmark
+                    else f"{svc.key.protocol.name} {svc.key.address}:{svc.key.port}"
+                )
                 print(f"{where} scheduler={svc.scheduler} flags={svc.flags!r}")
                 for srv in ipvs.servers(status.key):
                     s = srv.server
-                    print(f"    -> {s.address}:{s.port} {s.forward.name} weight={s.weight} active={srv.active_conns}")
+                    fwd = s.forward.name
+                    where = f"{s.address}:{s.port}"
+                    print(f"    -> {where} {fwd} weight={s.weight} active={srv.active_conns}")
         print("== the real ipvsadm 1.31 sees the same table")
         sys.stdout.flush()
         subprocess.run(["ip", "netns", "exec", NS, "ipvsadm", "-Ln"], check=True)
         print("== and pyipvsadm prints it byte for byte")
         sys.stdout.flush()
-        subprocess.run(["ip", "netns", "exec", NS, sys.executable, "-m", "pyipvs.cli.ipvsadm", "-Ln"], check=True)
+        subprocess.run(
+            ["ip", "netns", "exec", NS, sys.executable, "-m", "pyipvs.cli.ipvsadm", "-Ln"],
+            check=True,
+        )
     finally:
         subprocess.run(["ip", "netns", "del", NS], check=False)
     return 0

@@ -159,6 +159,7 @@ class Batch:
     def _service(self, cmd: int, service: Service) -> None:
         nb = self._native()
         check_service(service)
+        self._key = service.key  # checked with it: its servers need no second check
         if self._protect:
             self._touched.keys.add(_canonical(service.key))
         nb.service(cmd, service)

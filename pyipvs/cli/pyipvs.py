@@ -15,11 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from .. import __version__
-from ..errors import IPVSError
+from ..errors import IPVSError, IPVSValueError
+from ..format import ListFormat, service_lines, title_lines, version_line
 from ..ipvs import IPVS
 from ..jsonable import to_jsonable
+from ..names import NumericResolver
+from ..sorting import sort_servers, sort_services
 from .pyipvs_restore import cmd_restore
 from .pyipvs_restore import setup as restore_setup
+from .pyipvs_sys import SUBCOMMANDS as SYS_SUBCOMMANDS
 
 Handler = Callable[[argparse.Namespace, IO[str], IO[str], IO[str]], int]
 
@@ -32,32 +36,55 @@ def _cmd_version(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stde
 def _cmd_list(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     with IPVS(args.netns) as ipvs:
         info = ipvs.info()
-        services = []
-        for status in ipvs.services():
-            services.append({**to_jsonable(status), "servers": to_jsonable(ipvs.servers(status.key))})
-    doc: dict[str, Any] = {"info": to_jsonable(info), "services": services}
+        table = [(status, ipvs.servers(status.key)) for status in ipvs.services()]
     if args.json:
+        doc: dict[str, Any] = {
+            "info": to_jsonable(info),
+            "services": [
+                {**to_jsonable(status), "servers": to_jsonable(servers)}
+                for status, servers in table
+            ],
+        }
         json.dump(doc, stdout, indent=2 if args.pretty else None)
         stdout.write("\n")
-    else:
-        v = ".".join(map(str, info.version))
-        stdout.write(f"IPVS {v}, connection table size {info.conn_tab_size}, {len(services)} services\n")
-        for svc in services:
-            s = svc["service"]
-            stdout.write(f"{s['key']} {s['scheduler']} servers={len(svc['servers'])} conns={svc['stats']['conns']}\n")
+        return 0
+    # Text: ipvsadm's exact-counter listing, sorted as ipvsadm sorts.
+    fmt = ListFormat(numeric=True, stats=True, exact=True)
+    resolver = NumericResolver()
+    lines = [version_line(info), *title_lines(fmt)]
+    servers_of = {id(status): servers for status, servers in table}
+    for status in sort_services([status for status, _ in table]):
+        lines += service_lines(status, sort_servers(servers_of[id(status)]), fmt, resolver)
+    stdout.write("\n".join(lines) + "\n")
     return 0
+
+
+def _no_arguments(p: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _setup_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="the whole table as JSON")
+    p.add_argument("--pretty", action="store_true", help="indent the JSON")
+
+
+def _without_stdin(
+    handler: Callable[[argparse.Namespace, IO[str], IO[str]], int],
+) -> Handler:
+    def run(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
+        return handler(args, stdout, stderr)
+
+    return run
 
 
 # name -> (help, argument setup, handler)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Handler]] = {
-    "version": ("print the version", lambda p: None, _cmd_version),
-    "list": (
-        "list services and real servers with counters",
-        lambda p: (p.add_argument("--json", action="store_true"), p.add_argument("--pretty", action="store_true")),
-        _cmd_list,
-    ),
+    "version": ("print the version", _no_arguments, _cmd_version),
+    "list": ("list services and real servers with counters", _setup_list, _cmd_list),
     "restore": ("apply an ipvsadm restore file as one batch", restore_setup, cmd_restore),
 }
+for _name, (_help, _setup, _handler) in SYS_SUBCOMMANDS.items():
+    COMMANDS[_name] = (_help, _setup, _without_stdin(_handler))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,10 +107,14 @@ def main(argv: Sequence[str], stdin: IO[str], stdout: IO[str], stderr: IO[str]) 
     try:
         handler: Handler = args.handler
         return handler(args, stdin, stdout, stderr)
-    except IPVSError as e:
+    except (IPVSError, IPVSValueError) as e:
         stderr.write(f"pyipvs: {e}\n")
         return 1
 
 
 def entry() -> None:
     sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))
+
+
+if __name__ == "__main__":
+    entry()

@@ -700,14 +700,16 @@ LISTINGS = [
     C(
         "listing-names",
         "-A -t 127.0.0.1:http",
-        "-A -u 127.0.0.1:domain",
+        # (never a UDP/TCP service on 127.0.0.1:53: it would capture the
+        # resolver's own queries, and every name lookup would time out)
+        "-A -u 10.255.255.253:domain",
         "-A --sctp-service 127.0.0.1:80",
         "-A -t [::1]:https",
         "-A -f 5",
         "-A -t 10.255.255.254:22",
         "-a -t 127.0.0.1:http -r 127.0.0.1:http -m",
         "-a -t 127.0.0.1:http -r localhost:ssh -m",
-        "-a -u 127.0.0.1:domain -r 10.2.0.1:domain -m",
+        "-a -u 10.255.255.253:domain -r 10.2.0.1:domain -m",
         "-a --sctp-service 127.0.0.1:80 -r 10.2.0.1:80 -m",
         "-a -t [::1]:https -r [::1]:https -m",
         "-a -f 5 -r 10.2.0.2:22 -m",

@@ -8,6 +8,7 @@ namespace the batch programmed.
 from __future__ import annotations
 
 import errno
+import io
 import ipaddress
 import os
 import sys
@@ -338,3 +339,53 @@ def test_protocol_numbers_and_fwmark_keys_roll_back(netns: Netns) -> None:
         result = ipvs.apply_batch(cmds, atomic=True)
     assert result.rolled_back
     assert _save(netns) == before
+
+
+# --- pyipvs restore -----------------------------------------------------------
+
+
+def _pyipvs(ns: Netns, *args: str, text: str) -> tuple[int, str, str]:
+    from pyipvs.cli.pyipvs import main
+
+    out, err = io.StringIO(), io.StringIO()
+    rc = main(["pyipvs", "--netns", ns.name, "restore", *args], io.StringIO(text), out, err)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_pyipvs_restore_matches_ipvsadm_and_names_failing_lines(
+    netns_pair: tuple[Netns, Netns],
+) -> None:
+    a, b = netns_pair
+    lines = restore_text(rules(40, 3, seed=5)).splitlines()
+    lines.insert(0, "-a -t 10.1.0.1:80 -r 10.2.0.1")  # ESRCH: no such service yet
+    lines.insert(7, lines[6])  # EEXIST
+    text = "\n".join(lines) + "\n"
+    _restore(a, text)
+    rc, out, err = _pyipvs(b, "--report", text=text)
+    assert rc == 1
+    assert err.splitlines() == [
+        f"pyipvs restore: line 1: {lines[0]}: Service not defined",
+        f"pyipvs restore: line 8: {lines[7]}: "
+        + ("Destination already exists" if lines[7].startswith("-a") else "Service already exists"),
+    ]
+    assert f"{len(lines)} commands from {len(lines)} lines" in out
+    assert _save(b) == _save(a)
+
+
+def test_pyipvs_restore_checks_every_line_before_sending_any(netns: Netns) -> None:
+    text = "-A -t 10.1.0.1:80 -s rr\n-A -t 10.1.0.2:0\n-a -t 10.1.0.1:80 -r 10.2.0.1 -w x\n"
+    rc, _, err = _pyipvs(netns, text=text)
+    assert rc == 2
+    assert "line 2: -A -t 10.1.0.2:0: Zero port specified for non-persistent service" in err
+    assert "line 3: -a -t 10.1.0.1:80 -r 10.2.0.1 -w x: illegal weight specified" in err
+    assert _save(netns) == ""
+
+
+def test_pyipvs_restore_atomic_leaves_the_table_as_it_was(netns: Netns) -> None:
+    before = _prepare(netns)
+    text = "-E -t 10.1.0.1:80 -s wlc\n-D -u 10.1.0.2:53\n-A -t 10.1.0.9:1\n-A -t 10.1.0.9:1\n"
+    rc, _, err = _pyipvs(netns, "--atomic", text=text)
+    assert rc == 1
+    assert "line 4: -A -t 10.1.0.9:1: Service already exists" in err
+    assert "rolled back" in err
+    assert _save(netns) + netns.ipvsadm_out("-Ln", "--timeout") == before

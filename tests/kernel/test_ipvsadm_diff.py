@@ -243,7 +243,7 @@ def test_differential(case: Case) -> None:
     want_steps, want_final = reference(case)
     problems = []
     TALLY.cases += 1
-    for st, want, got in zip(case.steps, want_steps, got_steps):
+    for st, want, got in zip(case.steps, want_steps, got_steps, strict=True):
         if want.ms > 3000:
             TALLY.slow.append(f"{want.ms} ms  {case.name}: ipvsadm {st.label()[:100]}")
         TALLY.steps += 1
@@ -251,7 +251,7 @@ def test_differential(case: Case) -> None:
             TALLY.steps_ok += 1
         else:
             problems.append(_describe("ipvsadm " + st.label(), want, got, st.status_only))
-    for f, want, got in zip(case.final, want_final, got_final):
+    for f, want, got in zip(case.final, want_final, got_final, strict=True):
         TALLY.finals += 1
         if want == got:
             TALLY.finals_ok += 1

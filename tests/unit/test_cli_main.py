@@ -171,8 +171,13 @@ def test_init_failure(monkeypatch: pytest.MonkeyPatch) -> None:
         raise IPVSError(errno.EPERM, Op.INIT)
 
     probes: list[int] = []
+
+    def modprobe() -> int:
+        probes.append(1)
+        return 1
+
     monkeypatch.setattr(M, "_try_open", fail)
-    monkeypatch.setattr(M, "_modprobe", lambda: probes.append(1) or 1)
+    monkeypatch.setattr(M, "_modprobe", modprobe)
     assert run("-h") == (
         2,
         "",
@@ -247,3 +252,37 @@ def test_addresses_in_calls(rec: Recorder) -> None:
     (_, (key, server)), *_ = rec.calls
     assert key == ServiceKey.fw(7, key.family) and key.family == 10
     assert server.address == ipaddress.IPv6Address("2001:db8::2") and server.port == 8080
+
+
+CONN_SAMPLE = (
+    b"Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n"
+    b"TCP 0A000002 C350 CFAF2C6E 1F90 AC100002 1F90 ESTABLISHED     899\n"
+    b"UDP 0A000002 D431 0A000001 0035 C0A8010A 0035 UDP             299\n"
+)
+
+
+def _conn_table(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    import pyipvs.conns as conns
+
+    real = getattr(conns.ConnTable, "_real", conns.ConnTable)
+
+    def table(**kw: Any) -> Any:
+        return real(data=data)
+
+    table._real = real  # type: ignore[attr-defined]
+    monkeypatch.setattr(conns, "ConnTable", table)
+
+
+def test_connection_listing(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyipvs._pyipvs_cffi")
+    _conn_table(monkeypatch, CONN_SAMPLE)
+    assert run("-L -c -n") == (
+        0,
+        "IPVS connection entries\n"
+        "pro expire state       source             virtual            destination\n"
+        "TCP 14:59  ESTABLISHED 10.0.0.2:50000     207.175.44.110:8080 172.16.0.2:8080\n"
+        "UDP 04:59  UDP         10.0.0.2:54321     10.0.0.1:53        192.168.1.10:53\n",
+        "",
+    )
+    _conn_table(monkeypatch, b"")
+    assert run("-Lcn") == (1, "", "unexpected input from /proc/net/ip_vs_conn\n")

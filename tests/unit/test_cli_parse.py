@@ -22,8 +22,9 @@ def parse(line: str) -> Entry:
 def fails(line: str) -> str:
     with pytest.raises(UsageError) as ei:
         parse(line)
-    assert ei.value.message is not None
-    return ei.value.message
+    message = ei.value.message
+    assert message is not None
+    return message
 
 
 @pytest.mark.parametrize(
@@ -93,9 +94,15 @@ def test_popt_errors_after_the_command() -> None:
         ("-L -b bogus", "invalid scheduler flag `bogus'"),  # flags before the matrix
         ("-A -t 1.2.3.4:0", "Zero port specified for non-persistent service"),
         ("-A -t 1.2.3.4:53 -o", "One-Packet Scheduling is only for UDP virtual services"),
-        ("-a -t 1.2.3.4:80 -r [::1]:80", "Different address family is allowed only for tunneling servers"),
+        (
+            "-a -t 1.2.3.4:80 -r [::1]:80",
+            "Different address family is allowed only for tunneling servers",
+        ),
         ("-a -t 1.2.3.4:80 -r 10.0.0.1 --tun-csum", "Tunnel options conflict with forward method"),
-        ("-a -t 1.2.3.4:80 -r 10.0.0.1 -i --tun-type gue", "You need to supply the 'tun-port' option for the 'gue' tunnel type"),
+        (
+            "-a -t 1.2.3.4:80 -r 10.0.0.1 -i --tun-type gue",
+            "You need to supply the 'tun-port' option for the 'gue' tunnel type",
+        ),
         ("-L --timeout --stats", "options conflicts in the list command"),
         ("-L --daemon --persistent-conn", "options conflicts in the list command"),
         ("-C -n", "Illegal 'numeric' option with the 'flush' command"),

@@ -34,7 +34,7 @@ def list_connections(session: Session, fmt: ListFormat) -> None:
     with cursor:
         chunks = cursor.row_chunks()
         first = next(chunks, None)
-        if cursor.counts.bytes == 0:
+        if cursor.counts.bytes_read == 0:
             raise Exit(1, f"unexpected input from {CONN_PROC_FILE}")
         out.lines(fmtmod.conn_header_lines(fmt.persistent_conn))
         chunk = first
