@@ -1,0 +1,242 @@
+"""The bridge to the C core (middle layer: the only importer of the cffi module).
+
+A package split by concern (_core, convert, handle, codec, procfs, conn,
+batch); callers use `pyipvs._native.NAME` and this file re-exports every name
+they use.
+
+Model objects go in and come out; C structs, pointers and malloc'ed arrays
+never leave this package. Every negative return code of the core becomes an
+exception here, in `check`, the one place that maps them. Arrays the core
+allocates are freed before the function that received them returns.
+
+Conversion from C is on the hot path of listings (hundreds of thousands of
+servers), so it reads arrays with struct layouts derived from cffi, avoids
+per-object enum construction and repeated address parsing (enum members come
+from dicts, addresses and names from a per-call cache), and all-zero counters
+share one `Stats` instance.
+"""
+
+from __future__ import annotations
+
+from pyipvs._native._core import (
+    CMD_DEL_DAEMON as CMD_DEL_DAEMON,
+)
+from pyipvs._native._core import (
+    CMD_DEL_DEST as CMD_DEL_DEST,
+)
+from pyipvs._native._core import (
+    CMD_DEL_SERVICE as CMD_DEL_SERVICE,
+)
+from pyipvs._native._core import (
+    CMD_FLUSH as CMD_FLUSH,
+)
+from pyipvs._native._core import (
+    CMD_GET_CONFIG as CMD_GET_CONFIG,
+)
+from pyipvs._native._core import (
+    CMD_GET_DAEMON as CMD_GET_DAEMON,
+)
+from pyipvs._native._core import (
+    CMD_GET_INFO as CMD_GET_INFO,
+)
+from pyipvs._native._core import (
+    CMD_GET_SERVICE as CMD_GET_SERVICE,
+)
+from pyipvs._native._core import (
+    CMD_NEW_DAEMON as CMD_NEW_DAEMON,
+)
+from pyipvs._native._core import (
+    CMD_NEW_DEST as CMD_NEW_DEST,
+)
+from pyipvs._native._core import (
+    CMD_NEW_SERVICE as CMD_NEW_SERVICE,
+)
+from pyipvs._native._core import (
+    CMD_SET_DEST as CMD_SET_DEST,
+)
+from pyipvs._native._core import (
+    CMD_SET_SERVICE as CMD_SET_SERVICE,
+)
+from pyipvs._native._core import (
+    CMD_ZERO as CMD_ZERO,
+)
+from pyipvs._native._core import (
+    MSG_MAX as MSG_MAX,
+)
+from pyipvs._native._core import (
+    NLM_DOIT as NLM_DOIT,
+)
+from pyipvs._native._core import (
+    NLM_DUMP as NLM_DUMP,
+)
+from pyipvs._native._core import (
+    NLM_REQUEST as NLM_REQUEST,
+)
+from pyipvs._native._core import (
+    _error as _error,
+)
+from pyipvs._native._core import (
+    check as check,
+)
+from pyipvs._native._core import (
+    ffi as ffi,
+)
+from pyipvs._native._core import (
+    lib as lib,
+)
+from pyipvs._native.batch import (
+    BATCH_CHUNK_MSGS as BATCH_CHUNK_MSGS,
+)
+from pyipvs._native.batch import (
+    BATCH_FAILED as BATCH_FAILED,
+)
+from pyipvs._native.batch import (
+    BATCH_NO_ADAPT as BATCH_NO_ADAPT,
+)
+from pyipvs._native.batch import (
+    BATCH_OK as BATCH_OK,
+)
+from pyipvs._native.batch import (
+    BATCH_PENDING as BATCH_PENDING,
+)
+from pyipvs._native.batch import (
+    BATCH_STOP_ON_ERROR as BATCH_STOP_ON_ERROR,
+)
+from pyipvs._native.batch import (
+    BATCH_STOP_ON_LOST as BATCH_STOP_ON_LOST,
+)
+from pyipvs._native.batch import (
+    BATCH_UNKNOWN as BATCH_UNKNOWN,
+)
+from pyipvs._native.batch import (
+    CMD_SET_CONFIG as CMD_SET_CONFIG,
+)
+from pyipvs._native.batch import (
+    Batch as Batch,
+)
+from pyipvs._native.batch import (
+    BatchReport as BatchReport,
+)
+from pyipvs._native.codec import (
+    decode_daemon as decode_daemon,
+)
+from pyipvs._native.codec import (
+    decode_info as decode_info,
+)
+from pyipvs._native.codec import (
+    decode_server as decode_server,
+)
+from pyipvs._native.codec import (
+    decode_service as decode_service,
+)
+from pyipvs._native.codec import (
+    decode_timeouts as decode_timeouts,
+)
+from pyipvs._native.codec import (
+    encode_daemon as encode_daemon,
+)
+from pyipvs._native.codec import (
+    encode_dest as encode_dest,
+)
+from pyipvs._native.codec import (
+    encode_dests_dump as encode_dests_dump,
+)
+from pyipvs._native.codec import (
+    encode_service as encode_service,
+)
+from pyipvs._native.codec import (
+    encode_timeouts as encode_timeouts,
+)
+from pyipvs._native.conn import (
+    CONN_BY_CLIENT as CONN_BY_CLIENT,
+)
+from pyipvs._native.conn import (
+    CONN_BY_DADDR as CONN_BY_DADDR,
+)
+from pyipvs._native.conn import (
+    CONN_BY_DPORT as CONN_BY_DPORT,
+)
+from pyipvs._native.conn import (
+    CONN_BY_ORIGIN as CONN_BY_ORIGIN,
+)
+from pyipvs._native.conn import (
+    CONN_BY_PROTO as CONN_BY_PROTO,
+)
+from pyipvs._native.conn import (
+    CONN_BY_STATE as CONN_BY_STATE,
+)
+from pyipvs._native.conn import (
+    CONN_BY_VADDR as CONN_BY_VADDR,
+)
+from pyipvs._native.conn import (
+    CONN_BY_VPORT as CONN_BY_VPORT,
+)
+from pyipvs._native.conn import (
+    CONN_ORIGIN_LOCAL as CONN_ORIGIN_LOCAL,
+)
+from pyipvs._native.conn import (
+    CONN_ORIGIN_NONE as CONN_ORIGIN_NONE,
+)
+from pyipvs._native.conn import (
+    CONN_ORIGIN_SYNC as CONN_ORIGIN_SYNC,
+)
+from pyipvs._native.conn import (
+    CONN_PROTO_UNKNOWN as CONN_PROTO_UNKNOWN,
+)
+from pyipvs._native.conn import (
+    CONN_STATE_CODES as CONN_STATE_CODES,
+)
+from pyipvs._native.conn import (
+    CONN_STATE_NAMES as CONN_STATE_NAMES,
+)
+from pyipvs._native.conn import (
+    CONN_TABLE_CONN as CONN_TABLE_CONN,
+)
+from pyipvs._native.conn import (
+    CONN_TABLE_SYNC as CONN_TABLE_SYNC,
+)
+from pyipvs._native.conn import (
+    ConnCounts as ConnCounts,
+)
+from pyipvs._native.conn import (
+    ConnMatch as ConnMatch,
+)
+from pyipvs._native.conn import (
+    ConnReader as ConnReader,
+)
+from pyipvs._native.conn import (
+    GroupTuple as GroupTuple,
+)
+from pyipvs._native.handle import (
+    Handle as Handle,
+)
+from pyipvs._native.procfs import (
+    PROC_APP as PROC_APP,
+)
+from pyipvs._native.procfs import (
+    PROC_STATS as PROC_STATS,
+)
+from pyipvs._native.procfs import (
+    PROC_STATS_PERCPU as PROC_STATS_PERCPU,
+)
+from pyipvs._native.procfs import (
+    parse_app_helpers as parse_app_helpers,
+)
+from pyipvs._native.procfs import (
+    parse_global_stats as parse_global_stats,
+)
+from pyipvs._native.procfs import (
+    parse_global_stats_percpu as parse_global_stats_percpu,
+)
+from pyipvs._native.procfs import (
+    procstat_read as procstat_read,
+)
+from pyipvs._native.procfs import (
+    sysctl_list as sysctl_list,
+)
+from pyipvs._native.procfs import (
+    sysctl_read as sysctl_read,
+)
+from pyipvs._native.procfs import (
+    sysctl_write as sysctl_write,
+)

@@ -1,0 +1,262 @@
+"""Model objects to C structs and back (the bridge's conversions)."""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from typing import Any
+
+from pyipvs._native._core import (
+    _DAEMON_STATE,
+    _FAMILY,
+    _FORWARD,
+    _HAS_MCAST_GROUP,
+    _HAS_MCAST_PORT,
+    _HAS_MCAST_TTL,
+    _HAS_PE_NAME,
+    _HAS_SYNC_MAXLEN,
+    _PROTOCOL,
+    _SERVICE_FLAGS,
+    _TUN_FLAGS,
+    _TUN_TYPE,
+    _ZERO_STATS,
+    _bad_reply,
+    _member,
+    _text,
+)
+from pyipvs._pyipvs_cffi import ffi
+from pyipvs.errors import Op
+from pyipvs.model import (
+    SETTABLE_SERVICE_FLAGS,
+    U32_MAX,
+    Daemon,
+    DaemonState,
+    Family,
+    Forward,
+    Info,
+    IPAddress,
+    Protocol,
+    Server,
+    ServerStatus,
+    Service,
+    ServiceFlag,
+    ServiceKey,
+    ServiceStatus,
+    Stats,
+    Timeouts,
+    TunnelFlag,
+    TunnelType,
+    default_netmask,
+)
+
+# --- model -> C -------------------------------------------------------------
+
+
+def _put_addr(dst: Any, address: IPAddress) -> None:
+    packed = address.packed
+    ffi.memmove(dst, packed, len(packed))
+
+
+def _c_key(key: ServiceKey, out: Any | None = None) -> Any:
+    """A service struct identifying `key`, with the settings ipvsadm sends
+    alongside an identity (no scheduler, no flags, the family's netmask)."""
+    c = out if out is not None else ffi.new("struct pyipvs_service *")
+    c.af = int(key.family)
+    if key.fwmark:
+        c.fwmark = key.fwmark
+        c.protocol = int(Protocol.TCP)
+    else:
+        c.protocol = int(key.protocol)
+        if key.address is not None:
+            _put_addr(c.addr, key.address)
+        c.port = key.port
+    c.flags_mask = U32_MAX
+    c.netmask = default_netmask(key.family)
+    return c
+
+
+def _c_service(service: Service) -> Any:
+    c = _c_key(service.key)
+    c.sched_name = service.scheduler.encode()
+    c.pe_name = service.pe_name.encode()
+    c.flags = int(service.flags)
+    c.timeout = service.timeout
+    c.netmask = service.netmask
+    return c
+
+
+def _c_dest(server: Server) -> Any:
+    c = ffi.new("struct pyipvs_dest *")
+    c.af = int(server.family)
+    _put_addr(c.addr, server.address)
+    c.port = server.port
+    c.fwd_method = int(server.forward)
+    c.weight = server.weight
+    c.u_threshold = server.u_threshold
+    c.l_threshold = server.l_threshold
+    c.tun_type = int(server.tun_type)
+    c.tun_port = server.tun_port
+    c.tun_flags = int(server.tun_flags)
+    return c
+
+
+def _c_daemon(d: Daemon) -> Any:
+    c = ffi.new("struct pyipvs_daemon *")
+    c.state = int(d.state)
+    c.mcast_ifn = d.mcast_ifn.encode()
+    c.syncid = d.syncid
+    present = 0
+    if d.sync_maxlen is not None:
+        c.sync_maxlen = d.sync_maxlen
+        present |= _HAS_SYNC_MAXLEN
+    if d.mcast_group is not None:
+        c.mcast_af = int(Family.INET6 if d.mcast_group.version == 6 else Family.INET)
+        _put_addr(c.mcast_group, d.mcast_group)
+        present |= _HAS_MCAST_GROUP
+    if d.mcast_port is not None:
+        c.mcast_port = d.mcast_port
+        present |= _HAS_MCAST_PORT
+    if d.mcast_ttl is not None:
+        c.mcast_ttl = d.mcast_ttl
+        present |= _HAS_MCAST_TTL
+    c.present = present
+    return c
+
+
+def _c_timeouts(t: Timeouts) -> Any:
+    c = ffi.new("struct pyipvs_timeouts *")
+    c.tcp, c.tcp_fin, c.udp = t.tcp, t.tcp_fin, t.udp
+    return c
+
+
+# --- C -> model -------------------------------------------------------------
+#
+# Listings read whole arrays of C structs with struct.iter_unpack: one tuple
+# per entry at C speed, instead of some twenty cffi attribute reads. The
+# formats are built at import time from the offsets and sizes cffi reports,
+# so they follow pyipvs.h and the compiler's padding, never a hand count.
+
+
+def _layout(ctype: str, fields: str) -> struct.Struct:
+    """A reader of `ctype` yielding the named fields ("name:code ...") in order."""
+    t = ffi.typeof(ctype)
+    members = dict(t.fields)
+    fmt, pos = "=", 0
+    for item in fields.split():
+        name, code = item.split(":")
+        f = members[name]
+        width = struct.calcsize("=" + code)
+        if f.offset < pos or width != ffi.sizeof(f.type):
+            raise RuntimeError(f"{ctype}.{name} does not match '{code}'")
+        fmt += "x" * (f.offset - pos) + code
+        pos = f.offset + width
+    layout = struct.Struct(fmt + "x" * (ffi.sizeof(t) - pos))
+    if layout.size != ffi.sizeof(t):
+        raise RuntimeError(f"layout of {ctype} is {layout.size} bytes, not {ffi.sizeof(t)}")
+    return layout
+
+
+_SVC_ROW = _layout(
+    "struct pyipvs_service",
+    "af:H protocol:H addr:16s port:H fwmark:I sched_name:16s pe_name:17s flags:I"
+    " timeout:I netmask:I present:I stats:10Q",
+)
+_DEST_ROW = _layout(
+    "struct pyipvs_dest",
+    "af:H addr:16s port:H fwd_method:I weight:i u_threshold:I l_threshold:I tun_type:B"
+    " tun_port:H tun_flags:H active_conns:I inact_conns:I persist_conns:I stats:10Q",
+)
+
+# Per-listing memo: addresses by (af, raw bytes), names by raw bytes. Servers
+# and schedulers repeat a lot, and ipaddress objects are costly to build.
+_Cache = dict[Any, Any]
+
+
+def _address(cache: _Cache, af: int, raw: bytes, op: Op | None) -> IPAddress:
+    a: IPAddress | None = cache.get((af, raw))
+    if a is None:
+        if af == 2:
+            a = ipaddress.IPv4Address(raw[:4])
+        elif af == 10:
+            a = ipaddress.IPv6Address(raw[:16])
+        else:
+            raise _bad_reply(op, f"address family {af}")
+        cache[(af, raw)] = a
+    return a
+
+
+def _name(cache: _Cache, raw: bytes) -> str:
+    s: str | None = cache.get(raw)
+    if s is None:
+        s = cache[raw] = raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    return s
+
+
+def _stats(s: Any) -> Stats:
+    v = (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes,
+         s.cps, s.inpps, s.outpps, s.inbps, s.outbps)  # fmt: skip
+    return Stats(*v) if any(v) else _ZERO_STATS
+
+
+def _service_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceStatus:
+    af, proto, addr, port, fwmark, sched, pe, raw, timeout, netmask, present = row[:11]
+    family = _member(_FAMILY, Family, af, op)
+    if fwmark:
+        key = ServiceKey(family, Protocol.TCP, None, 0, fwmark)
+    else:
+        protocol = _member(_PROTOCOL, Protocol, proto, op)
+        key = ServiceKey(family, protocol, _address(cache, af, addr, op), port)
+    flags = _SERVICE_FLAGS.get(raw)
+    if flags is None:
+        flags = _SERVICE_FLAGS[raw] = ServiceFlag(raw & SETTABLE_SERVICE_FLAGS)
+    pe_name = _name(cache, pe) if present & _HAS_PE_NAME else ""
+    service = Service(key, _name(cache, sched), flags, timeout, netmask, pe_name)
+    counters = row[11:]
+    return ServiceStatus(service, Stats(*counters) if any(counters) else _ZERO_STATS, raw)
+
+
+def _server_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServerStatus:
+    af, addr, port, fwd, weight, u_th, l_th, tun_type, tun_port, tun_flags = row[:10]
+    server = Server(
+        _address(cache, af, addr, op),
+        port,
+        _member(_FORWARD, Forward, fwd, op),
+        weight,
+        u_th,
+        l_th,
+        _member(_TUN_TYPE, TunnelType, tun_type, op),
+        tun_port,
+        _member(_TUN_FLAGS, TunnelFlag, tun_flags, op),
+    )
+    counters = row[13:]
+    stats = Stats(*counters) if any(counters) else _ZERO_STATS
+    return ServerStatus(server, row[10], row[11], row[12], stats)
+
+
+def _service(c: Any, op: Op | None) -> ServiceStatus:
+    return _service_row(_SVC_ROW.unpack(ffi.buffer(c)), {}, op)
+
+
+def _server(c: Any, op: Op | None) -> ServerStatus:
+    return _server_row(_DEST_ROW.unpack(ffi.buffer(c)), {}, op)
+
+
+def _daemon(c: Any, op: Op | None) -> Daemon:
+    present = c.present
+    group: IPAddress | None = None
+    if present & _HAS_MCAST_GROUP:
+        group = _address({}, c.mcast_af, bytes(ffi.buffer(c.mcast_group)), op)
+    return Daemon(
+        _member(_DAEMON_STATE, DaemonState, c.state, op),
+        _text(c.mcast_ifn),
+        c.syncid,
+        c.sync_maxlen if present & _HAS_SYNC_MAXLEN else None,
+        group,
+        c.mcast_port if present & _HAS_MCAST_PORT else None,
+        c.mcast_ttl if present & _HAS_MCAST_TTL else None,
+    )
+
+
+def _info(c: Any) -> Info:
+    v = c.version
+    return Info(((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF), c.conn_tab_size)
