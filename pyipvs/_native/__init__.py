@@ -78,12 +78,6 @@ from pyipvs._native._core import (
 from pyipvs._native._core import (
     check as check,
 )
-from pyipvs._native._core import (
-    ffi as ffi,
-)
-from pyipvs._native._core import (
-    lib as lib,
-)
 from pyipvs._native.batch import (
     BATCH_CHUNK_MSGS as BATCH_CHUNK_MSGS,
 )
@@ -111,11 +105,23 @@ from pyipvs._native.batch import (
 from pyipvs._native.batch import (
     CMD_SET_CONFIG as CMD_SET_CONFIG,
 )
+from pyipvs._native.batch import (  # restore fast path (issue 4)
+    RESTORE_END as RESTORE_END,
+)
+from pyipvs._native.batch import (
+    RESTORE_FULL as RESTORE_FULL,
+)
+from pyipvs._native.batch import (
+    RESTORE_SLOW as RESTORE_SLOW,
+)
 from pyipvs._native.batch import (
     Batch as Batch,
 )
 from pyipvs._native.batch import (
     BatchReport as BatchReport,
+)
+from pyipvs._native.batch import (
+    RestoreScan as RestoreScan,
 )
 from pyipvs._native.codec import (
     decode_daemon as decode_daemon,
@@ -239,4 +245,39 @@ from pyipvs._native.procfs import (
 )
 from pyipvs._native.procfs import (
     sysctl_write as sysctl_write,
+)
+
+# Reliability tests and the fuzz corpus replay (issue 9).
+from pyipvs._native.replay import (
+    REPLAY_DESTS as REPLAY_DESTS,
+)
+from pyipvs._native.replay import (
+    REPLAY_SERVICES as REPLAY_SERVICES,
+)
+from pyipvs._native.replay import (
+    frame as frame,
+)
+from pyipvs._native.replay import (
+    replay_servers as replay_servers,
+)
+from pyipvs._native.replay import (
+    replay_services as replay_services,
+)
+from pyipvs._native.snapshot import (  # whole-table read (issue 5)
+    CounterColumns as CounterColumns,
+)
+from pyipvs._native.snapshot import (
+    TableRead as TableRead,
+)
+from pyipvs._native.snapshot import (
+    read_counters as read_counters,
+)
+from pyipvs._native.snapshot import (
+    read_table as read_table,
+)
+from pyipvs._pyipvs_cffi import (
+    ffi as ffi,
+)
+from pyipvs._pyipvs_cffi import (
+    lib as lib,
 )

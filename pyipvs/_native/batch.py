@@ -35,6 +35,9 @@ BATCH_STOP_ON_LOST: int = lib.PYIPVS_BATCH_STOP_ON_LOST
 BATCH_NO_ADAPT: int = lib.PYIPVS_BATCH_NO_ADAPT
 BATCH_CHUNK_MSGS: int = lib.PYIPVS_BATCH_CHUNK_MSGS
 CMD_SET_CONFIG: int = lib.PYIPVS_CMD_SET_CONFIG
+RESTORE_END: int = lib.PYIPVS_RESTORE_END
+RESTORE_SLOW: int = lib.PYIPVS_RESTORE_SLOW
+RESTORE_FULL: int = lib.PYIPVS_RESTORE_FULL
 _dest_args = lib.pyipvs_batch_dest_args
 # One C-level call instead of eight attribute reads: the add path runs once
 # per command, and its Python cost is what stands between a batch and the
@@ -42,6 +45,17 @@ _dest_args = lib.pyipvs_batch_dest_args
 _server_fields = operator.attrgetter(
     "port", "forward", "weight", "u_threshold", "l_threshold", "tun_type", "tun_port", "tun_flags"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreScan:
+    """What one pass of the restore fast path took (struct pyipvs_restore_scan)."""
+
+    pos: int  # first byte not taken
+    lines: int  # newline-terminated lines taken, blank ones included
+    cmds: int  # commands appended
+    stop: int  # RESTORE_END, RESTORE_SLOW (the line at pos is not ours) or RESTORE_FULL
+    line_starts: list[int] | None  # per command appended, its line's offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +119,7 @@ class Batch:
         (the hot path of a batch: the caller explains refusals)."""
         a = s.address.packed
         svc = self._svc if key is self._key else self._key_struct(key)
-        return _dest_args(self._b, cmd, svc, a, len(a), *_server_fields(s))  # type: ignore[no-any-return]
+        return _dest_args(self._b, cmd, svc, a, len(a), *_server_fields(s))
 
     def daemon(self, cmd: int, d: Daemon) -> None:
         check(lib.pyipvs_batch_daemon(self._b, cmd, _c_daemon(d)), None)
@@ -141,3 +155,24 @@ class Batch:
 
     def reset(self, start: int, end: int) -> None:
         check(lib.pyipvs_batch_reset(self._b, start, end), None)
+
+    def scan_restore(
+        self, data: bytes, pos: int, max_cmds: int, line_starts: bool = False
+    ) -> RestoreScan:
+        """Append the commands of data[pos:]'s plain restore lines (the C
+        fast path, csrc/restore_fast.c), up to max_cmds; stops at the first
+        line it leaves to the full parser, or at a partial last line."""
+        st = ffi.new("struct pyipvs_restore_scan *")
+        st.pos = pos
+        starts = ffi.new("uint64_t[]", max_cmds) if line_starts else ffi.NULL
+        self._key = None  # the scan appends its own service structs
+        check(lib.pyipvs_restore_scan(self._b, data, len(data), max_cmds, starts, st), None)
+        found = ffi.unpack(starts, st.cmds) if line_starts else None
+        return RestoreScan(st.pos, st.lines, st.cmds, st.stop, found)
+
+    def message(self, i: int) -> bytes:
+        """Command i's encoded request as appended (for tests)."""
+        buf = ffi.new("unsigned char[]", lib.PYIPVS_MSG_MAX)
+        n = lib.pyipvs_batch_message(self._b, i, buf, lib.PYIPVS_MSG_MAX)
+        check(min(n, 0), None)
+        return bytes(ffi.buffer(buf, n))

@@ -326,6 +326,17 @@ class ConnReader:
             ))  # fmt: skip
         return out, total[0], over[0]
 
+    def listing(self, persistent: bool, cap: int = 1 << 20) -> bytes:
+        """The next rows as `ipvsadm -Lnc` lines, formatted by the C core
+        (csrc/conn_fmt.c); b"" at the end of the table."""
+        buf = ffi.new("char[]", max(cap, 4096))
+        n, rows = ffi.new("size_t *"), ffi.new("size_t *")
+        flags = lib.PYIPVS_CONN_FMT_PERSISTENT if persistent else 0
+        rc = lib.pyipvs_conn_format(self._live(), flags, buf, len(buf), n, rows)
+        _conn_check(rc, self._path, self._netns)
+        text: bytes = ffi.buffer(buf, n[0])[:]
+        return text
+
     def counts(self) -> ConnCounts:
         c = ffi.new("struct pyipvs_conn_counts *")
         lib.pyipvs_conn_reader_counts(self._live(), c)

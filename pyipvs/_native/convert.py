@@ -77,8 +77,8 @@ def _c_key(key: ServiceKey, out: Any | None = None) -> Any:
 
 def _c_service(service: Service) -> Any:
     c = _c_key(service.key)
-    c.sched_name = service.scheduler.encode()
-    c.pe_name = service.pe_name.encode()
+    c.sched_name = service.scheduler.encode("utf-8", "surrogateescape")
+    c.pe_name = service.pe_name.encode("utf-8", "surrogateescape")
     c.flags = int(service.flags)
     c.timeout = service.timeout
     c.netmask = service.netmask
@@ -103,7 +103,7 @@ def _c_dest(server: Server) -> Any:
 def _c_daemon(d: Daemon) -> Any:
     c = ffi.new("struct pyipvs_daemon *")
     c.state = int(d.state)
-    c.mcast_ifn = d.mcast_ifn.encode()
+    c.mcast_ifn = d.mcast_ifn.encode("utf-8", "surrogateescape")
     c.syncid = d.syncid
     present = 0
     if d.sync_maxlen is not None:

@@ -71,6 +71,13 @@ class Handle:
     def fileno(self) -> int:
         return int(lib.pyipvs_handle_fd(self._h))
 
+    def set_rcvbuf(self, size: int) -> int:
+        """Test knob: force the socket's receive buffer; returns the kernel's
+        accounting of it (about twice size). See tests/kernel/test_faults.py."""
+        rc = int(lib.pyipvs_handle_set_rcvbuf(self._h, size))
+        check(rc, None)
+        return rc
+
     # set-type commands
 
     def service_cmd(self, cmd: int, service: Service | ServiceKey | None, op: Op) -> None:

@@ -1,0 +1,174 @@
+"""The whole table in one core call (bridge layer: pyipvs_table_read).
+
+The core returns three flat C arrays (services, servers, per-service start
+indices); they are unpacked with the struct layouts of `convert` and freed
+before returning. Servers stay in a private copy of the core's array and become model
+objects per service on first access (`LazyServers`): one `iter_unpack` row
+and the objects per server, and only for the services a caller looks at.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pyipvs._native._core import check
+from pyipvs._native.convert import (
+    _DEST_ROW,
+    _SVC_ROW,
+    _Cache,
+    _server_row,
+    _service_row,
+)
+from pyipvs._native.handle import Handle
+from pyipvs._pyipvs_cffi import ffi, lib
+from pyipvs.errors import Op
+from pyipvs.model import ServerStatus, ServiceKey, ServiceStatus
+
+#: pyipvs_table_read's answer when every attempt saw the table change.
+TABLE_CHANGED = -errno.EAGAIN
+
+
+class LazyServers(Mapping[ServiceKey, tuple[ServerStatus, ...]]):
+    """Servers per service, decoded from a private copy of the core's array
+    the first time a service's list is asked for (a poller that reads a few
+    services, or only counters, never pays for the other model objects).
+    Read-only; iteration is in the kernel's service order."""
+
+    __slots__ = ("_cache", "_done", "_index", "_raw", "_starts")
+
+    def __init__(self, keys: tuple[ServiceKey, ...], raw: bytes, starts: list[int]) -> None:
+        self._index = {k: i for i, k in enumerate(keys)}
+        self._raw = raw
+        self._starts = starts
+        self._done: dict[ServiceKey, tuple[ServerStatus, ...]] = {}
+        self._cache: _Cache = {}
+
+    def __getitem__(self, key: ServiceKey) -> tuple[ServerStatus, ...]:
+        got = self._done.get(key)
+        if got is not None:
+            return got
+        i = self._index[key]  # KeyError for a service not in the table
+        lo, hi = self._starts[i] * _DEST_ROW.size, self._starts[i + 1] * _DEST_ROW.size
+        rows = _DEST_ROW.iter_unpack(memoryview(self._raw)[lo:hi])
+        cache = self._cache
+        got = tuple([_server_row(r, cache, Op.GET_DESTS) for r in rows])
+        self._done[key] = got
+        return got
+
+    def __iter__(self) -> Iterator[ServiceKey]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+
+class TableRead:
+    """One consistent read: model objects plus how it went."""
+
+    __slots__ = ("attempts", "requests", "servers", "services")
+
+    def __init__(
+        self,
+        services: tuple[ServiceStatus, ...],
+        servers: LazyServers,
+        attempts: int,
+        requests: int,
+    ) -> None:
+        self.services = services
+        self.servers = servers
+        self.attempts = attempts
+        self.requests = requests
+
+
+def _raw_table(h: Handle, retries: int) -> Any:
+    """The core's table (cdata owning its arrays), or None if it kept changing."""
+    out = ffi.new("struct pyipvs_table **")
+    rc = lib.pyipvs_table_read(h._h, retries, out)
+    if rc == TABLE_CHANGED:
+        return None
+    check(rc, Op.GET_SERVICES)
+    return ffi.gc(out[0], lib.pyipvs_table_free)
+
+
+def read_table(h: Handle, retries: int) -> TableRead | None:
+    """Every service with its servers (None: the table kept changing)."""
+    t = _raw_table(h, retries)
+    if t is None:
+        return None
+    try:
+        cache: _Cache = {}
+        ns, nd = t.nservices, t.ndests
+        services: tuple[ServiceStatus, ...] = ()
+        if ns:
+            svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
+            services = tuple([_service_row(r, cache, Op.GET_SERVICES) for r in svc_rows])
+        raw = bytes(ffi.buffer(t.dests, nd * _DEST_ROW.size)) if nd else b""
+        starts = ffi.unpack(t.dest_start, ns + 1) if ns else [0]
+        keys = tuple([s.service.key for s in services])
+        return TableRead(services, LazyServers(keys, raw, starts), int(t.attempts),
+                         int(t.requests))  # fmt: skip
+    finally:
+        ffi.release(t)
+
+
+class CounterColumns:
+    """The counters-only read: raw little columns and the service keys."""
+
+    __slots__ = ("attempts", "ids", "keys", "server_conns", "server_start", "server_stats",
+                 "service_stats")  # fmt: skip
+
+    def __init__(self, keys: tuple[ServiceKey, ...], svc: bytes, dst: bytes, conns: bytes,
+                 ids: bytes, start: bytes, attempts: int) -> None:  # fmt: skip
+        self.keys = keys
+        self.service_stats = svc
+        self.server_stats = dst
+        self.server_conns = conns
+        self.ids = ids
+        self.server_start = start
+        self.attempts = attempts
+
+
+_ID_SIZE = 20  # struct pyipvs_dest_id
+
+
+def read_counters(h: Handle, retries: int) -> CounterColumns | None:
+    """Counters as flat native-endian columns (None: the table kept changing).
+    Only the service keys become objects; everything else stays bytes."""
+    if ffi.sizeof("struct pyipvs_dest_id") != _ID_SIZE:
+        raise RuntimeError("struct pyipvs_dest_id is not 20 bytes")
+    t = _raw_table(h, retries)
+    if t is None:
+        return None
+    try:
+        ns, nd = t.nservices, t.ndests
+        svc, dst = bytearray(ns * 80), bytearray(nd * 80)
+        conns, ids = bytearray(nd * 12), bytearray(nd * _ID_SIZE)
+
+        def ptr(ctype: str, buf: bytearray) -> Any:
+            return ffi.from_buffer(ctype, buf) if buf else ffi.NULL
+
+        check(
+            lib.pyipvs_table_columns(
+                t,
+                ptr("uint64_t[]", svc),
+                ptr("uint64_t[]", dst),
+                ptr("uint32_t[]", conns),
+                ptr("struct pyipvs_dest_id[]", ids),
+            ),
+            Op.GET_SERVICES,
+        )
+        keys: tuple[ServiceKey, ...] = ()
+        if ns:
+            cache: _Cache = {}
+            rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
+            keys = tuple([_service_row(r, cache, Op.GET_SERVICES).service.key for r in rows])
+        start = bytes(ffi.buffer(t.dest_start, (ns + 1) * 4)) if ns else bytes(4)
+        return CounterColumns(keys, bytes(svc), bytes(dst), bytes(conns), bytes(ids), start,
+                              int(t.attempts))  # fmt: skip
+    finally:
+        ffi.release(t)
