@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extension
     from typing_extensions import Self
 
     from pyipvs.batch import Batch, BatchResult, Command
+    from pyipvs.reconcile import ApplyResult, Plan, Scope, Table
+    from pyipvs.snapshot import Snapshot
 
 T = TypeVar("T")
 
@@ -236,6 +238,13 @@ class IPVS:
         check_key(key)
         return self._call(lambda h: h.servers(key))
 
+    def snapshot(self) -> Snapshot:
+        """The whole table (services, servers, counters) read consistently;
+        see `pyipvs.snapshot`."""
+        from pyipvs.snapshot import take
+
+        return take(self)
+
     def timeouts(self) -> Timeouts:
         return self._call(lambda h: h.timeouts())
 
@@ -316,3 +325,26 @@ class IPVS:
         from pyipvs.batch import apply_batch
 
         return apply_batch(self, commands, atomic=atomic, stop_on_error=stop_on_error)
+
+    # --- declarative reconciliation (pyipvs/reconcile/: plan, then apply) ---
+
+    def diff(
+        self, desired: Table | str | os.PathLike[str], *, scope: Scope | None = None,
+        drain: float = 0.0,
+    ) -> Plan:  # fmt: skip
+        """The ordered changes that make this table equal `desired` (a
+        `pyipvs.reconcile.Table`, or a file in ipvsadm save, JSON or YAML
+        format) within `scope`; nothing is changed."""
+        from pyipvs.reconcile import Scope, Table, live_filter, load, make_plan, read_live
+
+        table = desired if isinstance(desired, Table) else load(desired)
+        scope = scope or Scope()
+        live = read_live(self, live_filter(scope, table))
+        return make_plan(live, table, scope, drain=drain)
+
+    def apply(self, plan: Plan, *, atomic: bool = False) -> ApplyResult:
+        """Carry out a plan from `diff` through the batch engine (waiting
+        `plan.drain` seconds before deletions); see pyipvs.reconcile.apply."""
+        from pyipvs.reconcile import apply_plan
+
+        return apply_plan(self, plan, atomic=atomic)

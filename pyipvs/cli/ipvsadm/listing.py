@@ -11,10 +11,12 @@ pyipvs.sorting's (ipvsadm's glibc merge sort with its wrap-around compare).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyipvs import format as fmtmod
 from pyipvs.errors import IPVSError, Op
 from pyipvs.format import ListFormat
-from pyipvs.model import ServiceStatus
+from pyipvs.model import ServerStatus, ServiceStatus
 from pyipvs.names import NumericResolver, Resolver, SystemResolver
 from pyipvs.sorting import sort_servers, sort_services
 
@@ -70,25 +72,33 @@ def list_all(
     if not save:
         out.line(fmtmod.version_line(session.info))
     try:
-        # ipvsadm's service dump records no operation of its own.
-        services = session.ipvs.services()
+        # ipvsadm's service dump records no operation of its own. The whole
+        # table comes in one consistent read (pyipvs.snapshot), not one
+        # library call per service.
+        snap = session.ipvs.snapshot()
     except IPVSError as exc:
         raise Exit(1, session.message(exc)) from exc
+    services = list(snap.services)
     if save or not fmt.nosort:
         services = sort_services(services)
     if not save:
         out.lines(fmtmod.title_lines(fmt))
     resolver = resolver_for(fmt.numeric)
     for status in services:
-        _print_service(session, status, fmt, resolver, save)
+        _print_service(session, status, fmt, resolver, save, snap.servers_of(status.key))
 
 
 def _print_service(
-    session: Session, status: ServiceStatus, fmt: ListFormat, resolver: Resolver, save: bool
+    session: Session,
+    status: ServiceStatus,
+    fmt: ListFormat,
+    resolver: Resolver,
+    save: bool,
+    fetched: Sequence[ServerStatus] | None = None,
 ) -> None:
     session.last_op = Op.GET_DESTS
     try:
-        servers = session.ipvs.servers(status.key)
+        servers = list(fetched) if fetched is not None else session.ipvs.servers(status.key)
     except IPVSError as exc:
         raise Exit(1, session.message(exc)) from exc
     if save or not fmt.nosort:

@@ -1,0 +1,393 @@
+/*
+ * snapshot.c - the whole table in one call: every service, every real server
+ * of every service, with counters, into three flat arrays, checked for
+ * consistency (C layer; see pyipvs_table_read in pyipvs.h).
+ *
+ * Why it is shaped this way (measured in the TCG VM, benchmarks/bench_list.py):
+ * the kernel answers GET_DEST for one service at a time and a netlink socket
+ * runs one dump at a time, so the cost is per service. The kernel does all the
+ * work synchronously: the first chunk of a dump is queued before sendmsg()
+ * returns, and the DONE (or the next chunk) is produced inside the recvmsg()
+ * that consumes the previous chunk. So there is nothing to wait for and
+ * nothing to overlap: the cheapest sequence is sendmsg() plus one recvmmsg()
+ * that drains the whole dump (chunks and DONE) in a single system call, with
+ * the request re-encoded into one reused buffer. poll() is only entered when a
+ * receive would block (a dump continuation deferred by a full receive
+ * buffer), and every such wait is bounded by the handle's timeout.
+ *
+ * Consistency: IPVS sets no NLM_F_DUMP_INTR, so the service list is dumped
+ * again after the servers and must match (identity and settings, in order);
+ * a server dump that spanned several chunks (the kernel resumes it by index,
+ * so a concurrent add or delete can duplicate or skip an entry) is read a
+ * second time and must match too. Otherwise the whole read is retried.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <linux/netlink.h>
+
+#include "core.h"
+
+#define RX_SLOTS 8
+#define RX_SIZE (64 * 1024) /* lets the kernel use its largest chunk (32 KiB) */
+
+struct rx {
+    unsigned char *buf;             /* RX_SLOTS x RX_SIZE */
+    struct mmsghdr msgs[RX_SLOTS];
+    struct iovec iov[RX_SLOTS];
+    struct sockaddr_nl from[RX_SLOTS];
+};
+
+struct dvec {
+    struct pyipvs_dest *items;
+    size_t n, cap;
+};
+
+static struct pyipvs_dest *dvec_push(struct dvec *v)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 1024;
+        struct pyipvs_dest *p = realloc(v->items, cap * sizeof(*p));
+
+        if (p == NULL)
+            return NULL;
+        v->items = p;
+        v->cap = cap;
+    }
+    return &v->items[v->n++];
+}
+
+static int rx_init(struct rx *r)
+{
+    r->buf = malloc((size_t)RX_SLOTS * RX_SIZE);
+    if (r->buf == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+static void rx_arm(struct rx *r)
+{
+    for (int i = 0; i < RX_SLOTS; i++) {
+        r->iov[i].iov_base = r->buf + (size_t)i * RX_SIZE;
+        r->iov[i].iov_len = RX_SIZE;
+        memset(&r->msgs[i].msg_hdr, 0, sizeof(r->msgs[i].msg_hdr));
+        r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
+        r->msgs[i].msg_hdr.msg_iovlen = 1;
+        r->msgs[i].msg_hdr.msg_name = &r->from[i];
+        r->msgs[i].msg_hdr.msg_namelen = sizeof(r->from[i]);
+        r->msgs[i].msg_len = 0;
+    }
+}
+
+static long mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Receive whatever is queued (at least one datagram), waiting only if
+ * nothing is: returns the number of datagrams or a negative errno. */
+static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
+{
+    for (;;) {
+        int n;
+
+        rx_arm(r);
+        n = recvmmsg(fd, r->msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
+        if (n > 0)
+            return n;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            core_mark_broken(h);
+            return -errno; /* ENOBUFS: replies were dropped */
+        }
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            int tmo = core_timeout_ms(h), wait = -1, rc;
+
+            if (tmo > 0) {
+                wait = (int)(deadline - mono_ms());
+                if (wait < 0)
+                    wait = 0;
+            }
+            rc = poll(&p, 1, wait);
+            if (rc == 0) {
+                core_mark_broken(h);
+                return -ETIMEDOUT;
+            }
+            if (rc < 0 && errno != EINTR) {
+                core_mark_broken(h);
+                return -errno;
+            }
+        }
+    }
+}
+
+static int send_all(int fd, const void *req, size_t len)
+{
+    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+
+    for (;;) {
+        ssize_t n = sendto(fd, req, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
+
+        if (n == (ssize_t)len)
+            return 0;
+        if (n >= 0)
+            return -EMSGSIZE;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
+/* One GET_DEST dump of svc, appended to out. *chunks: datagrams that carried
+ * servers (more than one means the kernel resumed the dump by index). */
+static int dump_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs_service *svc,
+                      struct dvec *out, int *chunks)
+{
+    unsigned char req[CORE_REQ_MAX];
+    int fd = pyipvs_handle_fd(h), len, rc, done = 0, err = 0;
+    uint32_t seq = core_next_seq(h);
+    long deadline;
+
+    *chunks = 0;
+    len = pyipvs_encode_dests_dump(req, sizeof(req), core_family(h), seq, svc);
+    if (len < 0)
+        return len;
+    rc = send_all(fd, req, (size_t)len);
+    if (rc < 0)
+        return rc;
+    deadline = mono_ms() + core_timeout_ms(h);
+    while (!done) {
+        int got = rx_some(h, r, fd, deadline);
+
+        if (got < 0)
+            return got;
+        for (int i = 0; i < got; i++) {
+            const struct nlmsghdr *nlh = r->iov[i].iov_base;
+            int left = (int)r->msgs[i].msg_len, data = 0;
+
+            if (r->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                core_mark_broken(h);
+                return -EMSGSIZE;
+            }
+            if (r->from[i].nl_pid != 0)
+                continue;
+            if (done) {
+                /* Nothing may follow our DONE: a second dump is never in flight. */
+                core_mark_broken(h);
+                return -EBADMSG;
+            }
+            for (; NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+                if (nlh->nlmsg_seq != seq)
+                    continue; /* a stale reply to an earlier, abandoned request */
+                if (nlh->nlmsg_type == NLMSG_DONE) {
+                    if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+                        int e = *(const int *)NLMSG_DATA(nlh);
+                        if (e < 0 && e >= -4095 && err == 0)
+                            err = e;
+                    }
+                    done = 1;
+                    break;
+                }
+                if (nlh->nlmsg_type == NLMSG_ERROR) {
+                    const struct nlmsgerr *e = NLMSG_DATA(nlh);
+                    if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(int)) || e->error > 0) {
+                        core_mark_broken(h);
+                        return -EBADMSG;
+                    }
+                    if (e->error < 0) {
+                        err = e->error; /* a refused dump has no DONE */
+                        done = 1;
+                        break;
+                    }
+                    continue;
+                }
+                if (nlh->nlmsg_type == NLMSG_OVERRUN) {
+                    core_mark_broken(h);
+                    return -ENOBUFS;
+                }
+                if (nlh->nlmsg_type != core_family(h) || err)
+                    continue;
+                {
+                    struct pyipvs_dest *d = dvec_push(out);
+
+                    if (d == NULL)
+                        err = -ENOMEM;
+                    else if ((rc = pyipvs_decode_dest(nlh, nlh->nlmsg_len, svc->af, d)) < 0)
+                        err = rc;
+                    data = 1;
+                }
+            }
+            *chunks += data;
+        }
+    }
+    return err;
+}
+
+static int same_service(const struct pyipvs_service *a, const struct pyipvs_service *b)
+{
+    return a->af == b->af && a->protocol == b->protocol && a->port == b->port &&
+           a->fwmark == b->fwmark && memcmp(a->addr, b->addr, 16) == 0 &&
+           strncmp(a->sched_name, b->sched_name, sizeof(a->sched_name)) == 0 &&
+           strncmp(a->pe_name, b->pe_name, sizeof(a->pe_name)) == 0 && a->flags == b->flags &&
+           a->timeout == b->timeout && a->netmask == b->netmask;
+}
+
+static int same_dest_ids(const struct pyipvs_dest *a, const struct pyipvs_dest *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].af != b[i].af || a[i].port != b[i].port || memcmp(a[i].addr, b[i].addr, 16))
+            return 0;
+    return 1;
+}
+
+void pyipvs_table_free(struct pyipvs_table *t)
+{
+    if (t == NULL)
+        return;
+    free(t->services);
+    free(t->dests);
+    free(t->dest_start);
+    free(t);
+}
+
+/* One attempt. 1: consistent, 0: the table changed (retry), < 0: errno. */
+static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table *t)
+{
+    struct pyipvs_service *before = NULL, *after = NULL;
+    size_t nb = 0, na = 0;
+    struct dvec dv = {NULL, 0, 0}, again = {NULL, 0, 0};
+    uint32_t *start = NULL;
+    int rc;
+
+    rc = pyipvs_services_dump(h, &before, &nb);
+    if (rc < 0)
+        return rc;
+    start = malloc((nb + 1) * sizeof(*start));
+    if (start == NULL) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        int chunks;
+
+        start[i] = (uint32_t)dv.n;
+        rc = dump_dests(h, r, &before[i], &dv, &chunks);
+        if (rc == -ESRCH || rc == -ENOENT) {
+            rc = 0; /* the service went away under us */
+            goto out;
+        }
+        if (rc < 0)
+            goto out;
+        t->requests++;
+        if (chunks > 1) {
+            size_t n = dv.n - start[i];
+
+            again.n = 0;
+            rc = dump_dests(h, r, &before[i], &again, &chunks);
+            t->requests++;
+            if (rc == -ESRCH || rc == -ENOENT) {
+                rc = 0;
+                goto out;
+            }
+            if (rc < 0)
+                goto out;
+            if (again.n != n || !same_dest_ids(again.items, dv.items + start[i], n)) {
+                rc = 0;
+                goto out;
+            }
+        }
+    }
+    start[nb] = (uint32_t)dv.n;
+    rc = pyipvs_services_dump(h, &after, &na);
+    if (rc < 0)
+        goto out;
+    rc = 0;
+    if (na != nb)
+        goto out;
+    for (size_t i = 0; i < nb; i++)
+        if (!same_service(&before[i], &after[i]))
+            goto out;
+    /* Consistent: hand over the second service list (fresher counters). */
+    t->services = after;
+    t->nservices = na;
+    t->dests = dv.items;
+    t->ndests = dv.n;
+    t->dest_start = start;
+    after = NULL;
+    dv.items = NULL;
+    start = NULL;
+    rc = 1;
+out:
+    free(before);
+    free(after);
+    free(dv.items);
+    free(again.items);
+    free(start);
+    return rc;
+}
+
+int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out)
+{
+    struct pyipvs_table *t;
+    struct rx r;
+    int rc = 0;
+
+    *out = NULL;
+    t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    rc = rx_init(&r);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    for (uint32_t attempt = 0; attempt <= retries; attempt++) {
+        t->attempts++;
+        rc = read_once(h, &r, t);
+        if (rc != 0)
+            break;
+    }
+    free(r.buf);
+    if (rc == 1) {
+        *out = t;
+        return 0;
+    }
+    pyipvs_table_free(t);
+    return rc < 0 ? rc : -EAGAIN;
+}
+
+/* Counters only, as columns the caller allocated (any may be NULL): the
+ * ten counters of each service and of each server in struct pyipvs_stats
+ * order, the servers' three connection counts, and their identities. */
+int pyipvs_table_columns(const struct pyipvs_table *t, uint64_t *svc_stats, uint64_t *dest_stats,
+                         uint32_t *dest_conns, struct pyipvs_dest_id *ids)
+{
+    if (t == NULL)
+        return -EINVAL;
+    for (size_t i = 0; svc_stats != NULL && i < t->nservices; i++)
+        memcpy(svc_stats + i * 10, &t->services[i].stats, sizeof(struct pyipvs_stats));
+    for (size_t i = 0; i < t->ndests; i++) {
+        const struct pyipvs_dest *d = &t->dests[i];
+
+        if (dest_stats != NULL)
+            memcpy(dest_stats + i * 10, &d->stats, sizeof(struct pyipvs_stats));
+        if (dest_conns != NULL) {
+            dest_conns[i * 3] = d->active_conns;
+            dest_conns[i * 3 + 1] = d->inact_conns;
+            dest_conns[i * 3 + 2] = d->persist_conns;
+        }
+        if (ids != NULL) {
+            ids[i].af = d->af;
+            ids[i].port = d->port;
+            memcpy(ids[i].addr, d->addr, 16);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,51 @@
+"""The lazily decoded server mapping of a snapshot, over a C array built
+here (unit test: the bridge's decoding only; real reads are kernel tests)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from pyipvs._native.snapshot import LazyServers
+from pyipvs._pyipvs_cffi import ffi
+from pyipvs.model import Forward, ServiceKey, Stats
+
+A = ServiceKey.tcp("10.0.0.1", 80)
+B = ServiceKey.udp("10.0.0.2", 53)
+C = ServiceKey.fw(4)
+
+
+def make() -> LazyServers:
+    arr = ffi.new("struct pyipvs_dest[]", 3)
+    for i in range(3):
+        d = arr[i]
+        d.af = 2
+        ffi.memmove(d.addr, bytes([10, 1, 0, i + 1]), 4)
+        d.port = 80 + i
+        d.fwd_method = int(Forward.MASQ)
+        d.weight = i
+        d.active_conns = 7 * i
+        d.stats.conns = 100 + i
+        d.stats.outbps = 9
+    # A has servers 0 and 1, B none, C server 2.
+    return LazyServers((A, B, C), bytes(ffi.buffer(arr)), [0, 2, 2, 3])
+
+
+def test_lazy_servers_mapping() -> None:
+    m = make()
+    assert list(m) == [A, B, C] and len(m) == 3 and B in m
+    a = m[A]
+    assert [s.server.address for s in a] == [
+        ipaddress.ip_address("10.1.0.1"),
+        ipaddress.ip_address("10.1.0.2"),
+    ]
+    assert [s.server.port for s in a] == [80, 81] and a[1].active_conns == 7
+    assert a[1].stats == Stats(101, outbps=9) and a[0].server.forward == Forward.MASQ
+    assert m[A] is a  # decoded once
+    assert m[B] == ()
+    assert m[C][0].server.weight == 2
+    assert m.get(ServiceKey.fw(9)) is None
+    with pytest.raises(KeyError):
+        m[ServiceKey.fw(9)]
+    assert dict(m.items())[C] == m[C]
