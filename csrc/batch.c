@@ -565,3 +565,13 @@ int pyipvs_batch_apply(struct pyipvs_handle *h, struct pyipvs_batch *b, size_t s
         (void)sock_set(x.fd, SO_RCVBUFFORCE, SO_RCVBUF, old_rcvbuf / 2);
     return rc;
 }
+
+int pyipvs_batch_message(const struct pyipvs_batch *b, size_t i, void *out, size_t size)
+{
+    if (i >= b->n)
+        return -EINVAL;
+    if (size < b->cmds[i].len)
+        return -EMSGSIZE;
+    memcpy(out, b->buf + b->cmds[i].off, b->cmds[i].len);
+    return (int)b->cmds[i].len;
+}

@@ -62,14 +62,17 @@ def _version() -> str:
         return "0.1.0"
 
 
-__version__ = _version()
-
-
 def __getattr__(name: str) -> Any:
     if name == "IPVS":
         from pyipvs.ipvs import IPVS
 
         return IPVS
+    if name == "__version__":
+        # Looked up on first use: importlib.metadata is a third of what
+        # `pyipvsadm` spends importing before its first line of work.
+        version = _version()
+        globals()["__version__"] = version
+        return version
     raise AttributeError(f"module 'pyipvs' has no attribute {name!r}")
 
 

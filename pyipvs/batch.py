@@ -47,6 +47,11 @@ from pyipvs.errors import IPVSError, IPVSValueError, Op
 from pyipvs.ipvs import check_daemon, check_key, check_server, check_service, check_timeouts
 from pyipvs.model import Daemon, DaemonState, Family, Server, Service, ServiceKey, Timeouts
 
+RestoreScan = _native.RestoreScan
+RESTORE_END = _native.RESTORE_END
+RESTORE_SLOW = _native.RESTORE_SLOW
+RESTORE_FULL = _native.RESTORE_FULL
+
 if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extensions
     from typing_extensions import Self
 
@@ -59,6 +64,7 @@ __all__ = [
     "Command",
     "CommandResult",
     "Outcome",
+    "RestoreScan",
     "RollbackError",
     "apply_batch",
 ]
@@ -228,6 +234,23 @@ class Batch:
             raise IPVSValueError("sync daemons cannot be rolled back: not in an atomic batch")
         check_daemon(d)
         nb.daemon(cmd, d)
+
+    def add_restore_text(
+        self, data: bytes, pos: int = 0, max_commands: int = _SLICE, line_starts: bool = False
+    ) -> RestoreScan:
+        """Append the commands of data[pos:]'s restore lines, as long as
+        they are in the plain forms `ipvsadm -S -n` writes (csrc/restore_fast.c);
+        stops at the first line it leaves to pyipvsadm's full parser
+        (`stop == RESTORE_SLOW`, `pos` at that line), at a partial last
+        line, or after `max_commands`. Each command's result is worded as
+        its line's would be (the op follows from the command)."""
+        nb = self._native()
+        self._key = None
+        scan = nb.scan_restore(data, pos, max_commands, line_starts)
+        if scan.cmds and self._protect:
+            # The fast path names no keys: roll back against the whole table.
+            self._touched.everything = True
+        return scan
 
     def extend(self, commands: Iterable[Command]) -> None:
         for c in commands:

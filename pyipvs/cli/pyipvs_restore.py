@@ -1,10 +1,13 @@
 """`pyipvs restore`: an ipvsadm restore file applied as one batch (top layer:
 the extended CLI, over `pyipvs.batch`).
 
-The grammar is pyipvsadm's, not a second one: every line goes through
-ipvsadm's line reader (`cli.ipvsadm.restore.split_line`) and command-line
-parser (`cli.ipvsadm.parse.parse_command_line`), and becomes the library
-call pyipvsadm would make for it. What differs from `ipvsadm -R`:
+The grammar is pyipvsadm's, not a second one: lines in the plain forms
+`ipvsadm -S -n` writes are parsed in C by a strict subset of it
+(csrc/restore_fast.c, held equal by tests/unit/test_restore_fast.py), and
+every other line goes through ipvsadm's line reader
+(`cli.ipvsadm.restore.split_line`) and command-line parser
+(`cli.ipvsadm.parse.parse_command_line`); each becomes the library call
+pyipvsadm would make for it. What differs from `ipvsadm -R`:
 
 - Every line is checked before anything is sent; if any line is invalid,
   each bad line is reported with its number and nothing is applied (exit 2).
@@ -21,11 +24,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from ..batch import Batch, BatchResult, Outcome
+from ..batch import RESTORE_FULL, Batch, BatchResult, Outcome
 from ..errors import IPVSValueError
 from ..ipvs import IPVS
 from .ipvsadm.entry import Entry
@@ -37,6 +41,7 @@ from .ipvsadm.tokenizer import PoptError
 
 _PROG = "pyipvs restore"
 _REFUSED = (Command.LIST, Command.SAVE, Command.RESTORE)
+_SCAN = 20000  # commands per fast-path call
 
 
 def setup(p: argparse.ArgumentParser) -> None:
@@ -124,34 +129,79 @@ def _add(b: Batch, e: Entry) -> None:
         raise AssertionError(f"unexpected command {cmd}")
 
 
+class LineIndex:
+    """(line number, text) of each command, in batch order: kept as the input
+    and one offset per command, and worked out only for the lines asked
+    about (the failing ones)."""
+
+    def __init__(self, data: bytes, starts: array[int]) -> None:
+        self._data = data
+        self._starts = starts
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i: int) -> tuple[int, str]:
+        data, off = self._data, self._starts[i]
+        end = data.find(b"\n", off)
+        text = data[off : end if end >= 0 else len(data)].decode("utf-8", "surrogateescape")
+        return data.count(b"\n", 0, off) + 1, text.rstrip("\r\n")
+
+
 def parse_into(
-    b: Batch, lines: Iterable[str], tick: Callable[[int], None] | None = None
-) -> tuple[list[tuple[int, str]], list[LineError]]:
-    """Add every line's command to `b`; returns (line number, text) per
-    command, in batch order, and the lines that could not be used."""
-    where: list[tuple[int, str]] = []
+    b: Batch, src: IO[str], tick: Callable[[int], None] | None = None
+) -> tuple[LineIndex, list[LineError]]:
+    """Add every line's command to `b`; returns where each command came from
+    and the lines that could not be used. Lines in the plain forms
+    `ipvsadm -S -n` writes are parsed in C (`Batch.add_restore_text`), all
+    others by pyipvsadm's parser, which has the last word on the grammar."""
+    data = src.read().encode("utf-8", "surrogateescape")
+    starts: array[int] = array("Q")
     errors: list[LineError] = []
-    for number, line in enumerate(lines, 1):
-        if line.startswith("#"):
-            continue
-        tokens = split_line(line)
-        if not tokens:
-            continue
-        text = line.rstrip("\r\n")
-        try:
-            entry = parse_command_line(["ipvsadm", *tokens])
-            if entry.command in _REFUSED:
-                raise Exit(2)
-            if not errors:  # after an error only check; nothing will be sent
-                _add(b, entry)
-                where.append((number, text))
-        except (Exit, PoptError) as exc:
-            errors.append(LineError(number, text, _line_message(exc, tokens)))
-        except IPVSValueError as exc:
-            errors.append(LineError(number, text, str(exc)))
-        if tick is not None and number % 1000 == 0:
+    pos = number = 0
+    while pos < len(data):
+        scan = b.add_restore_text(data, pos, _SCAN, line_starts=True)
+        starts.extend(scan.line_starts or ())
+        number += scan.lines
+        pos = scan.pos
+        if tick is not None:
             tick(number)
-    return where, errors
+        if scan.stop == RESTORE_FULL:
+            continue
+        if pos >= len(data):
+            break
+        # a line for the full parser, or the unterminated last one
+        end = data.find(b"\n", pos)
+        end = len(data) if end < 0 else end + 1
+        number += 1
+        line = data[pos:end].decode("utf-8", "surrogateescape")
+        if _slow_line(b, line, number, errors):
+            starts.append(pos)
+        pos = end
+    return LineIndex(data, starts), errors
+
+
+def _slow_line(b: Batch, line: str, number: int, errors: list[LineError]) -> bool:
+    """Check one line with pyipvsadm's reader and parser; True if its
+    command was added to `b`."""
+    if line.startswith("#"):
+        return False
+    tokens = split_line(line)
+    if not tokens:
+        return False
+    text = line.rstrip("\r\n")
+    try:
+        entry = parse_command_line(["ipvsadm", *tokens])
+        if entry.command in _REFUSED:
+            raise Exit(2)
+        if not errors:  # after an error only check; nothing will be sent
+            _add(b, entry)
+            return True
+    except (Exit, PoptError) as exc:
+        errors.append(LineError(number, text, _line_message(exc, tokens)))
+    except IPVSValueError as exc:
+        errors.append(LineError(number, text, str(exc)))
+    return False
 
 
 def _summary(result: BatchResult, nlines: int, t_parse: float, t_apply: float) -> str:

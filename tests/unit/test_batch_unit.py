@@ -113,7 +113,7 @@ def test_restore_lines_use_pyipvsadms_grammar_and_report_every_bad_line() -> Non
     )
     b = _batch()
     where, errors = parse_into(b, io.StringIO(text))
-    assert where == [
+    assert [where[i] for i in range(len(where))] == [
         (1, "-A -t 10.0.0.1:80 -s rr"),
         (3, "ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2 -m"),
     ]

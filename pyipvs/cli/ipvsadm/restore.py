@@ -56,6 +56,26 @@ def read_tokens(stdin: TextIO) -> list[str] | None:
 
 
 def restore(session: Session) -> int:
+    # Batched through the engine (restore_batch.py), with the same output;
+    # typed input runs line by line as it comes, and so does a session over
+    # anything but the real client (the batch engine needs its C handle).
+    from pyipvs.ipvs import IPVS
+
+    if isinstance(session.ipvs, IPVS) and not _is_tty(session.stdin):
+        from .restore_batch import restore_batched
+
+        return restore_batched(session)
+    return restore_per_line(session)
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def restore_per_line(session: Session) -> int:
     result = 0
     while (tokens := read_tokens(session.stdin)) is not None:
         if tokens:
