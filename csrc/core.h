@@ -33,6 +33,22 @@ uint32_t core_next_seq(struct pyipvs_handle *h);
 int core_timeout_ms(const struct pyipvs_handle *h);
 void core_mark_broken(struct pyipvs_handle *h);
 
+/* The reply stream of one request, walked one received datagram at a time
+ * (nl.c; the replay entry point in replay.c feeds it recorded datagrams). */
+struct core_walk {
+    uint32_t seq, port;       /* the request's sequence number, our port id */
+    uint16_t family;          /* IPVS family id: its messages go to fn */
+    int dump;                 /* a dump ends with NLMSG_DONE, not with an ACK */
+    core_reply_fn fn;
+    void *arg;
+    int result;               /* the kernel's errno (from ERROR or DONE) */
+    int consumer_err;         /* fn's first failure */
+    int done;
+};
+int core_walk_datagram(struct core_walk *w, const void *buf, size_t n);
+/* The receive size of the live path: a longer datagram is truncated there. */
+#define CORE_RECV_MAX (64 * 1024)
+
 /* Big enough for any single request the encoders produce (a DEST command with
  * both nests is about 200 bytes). */
 #define CORE_REQ_MAX 512

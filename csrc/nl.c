@@ -41,7 +41,7 @@
 
 /* Receiving with 64 KiB lets the kernel use its largest dump chunk (32 KiB);
  * socket buffers of a few MiB leave room for the ACKs of a large batch. */
-#define RECV_BUF_SIZE (64 * 1024)
+#define RECV_BUF_SIZE CORE_RECV_MAX
 #define SOCK_BUF_SIZE (4 * 1024 * 1024)
 
 struct pyipvs_handle {
@@ -213,6 +213,21 @@ int pyipvs_handle_family(const struct pyipvs_handle *h)
     return h->family;
 }
 
+int pyipvs_handle_set_rcvbuf(struct pyipvs_handle *h, int bytes)
+{
+    int got;
+    socklen_t l = sizeof(got);
+
+    if (bytes <= 0)
+        return -EINVAL;
+    if (setsockopt(h->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) < 0 &&
+        setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) < 0)
+        return -errno;
+    if (getsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &got, &l) < 0)
+        return -errno;
+    return got;
+}
+
 uint16_t core_family(const struct pyipvs_handle *h)
 {
     return h->family;
@@ -320,12 +335,66 @@ static int kernel_error(const struct nlmsghdr *nlh)
     return e->error;
 }
 
+/* One datagram of the reply stream, as the receive path and the replay
+ * entry point (replay.c) both see it. Returns 0 (w->done says whether the
+ * request is finished) or a negative errno when the stream itself is bad. */
+int core_walk_datagram(struct core_walk *w, const void *buf, size_t n)
+{
+    const struct nlmsghdr *nlh;
+    int left = n > INT32_MAX ? INT32_MAX : (int)n;
+    int rc;
+
+    for (nlh = buf; !w->done && NLMSG_OK(nlh, left); nlh = NLMSG_NEXT(nlh, left)) {
+        /* Anything for another request (a stale reply) is skipped. */
+        if (nlh->nlmsg_seq != w->seq || nlh->nlmsg_pid != w->port)
+            continue;
+        switch (nlh->nlmsg_type) {
+        case NLMSG_NOOP:
+            break;
+        case NLMSG_OVERRUN:
+            return -ENOBUFS;
+        case NLMSG_ERROR:
+            rc = kernel_error(nlh);
+            /* A dump ends with DONE; a zero "ACK" there is not the end. */
+            if (rc < 0 || !w->dump) {
+                w->result = rc;
+                w->done = 1;
+            }
+            break;
+        case NLMSG_DONE:
+            if (w->dump) {
+                if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
+                    int err;
+
+                    memcpy(&err, NLMSG_DATA(nlh), sizeof(err));
+                    if (err < 0 && err >= -4095)
+                        w->result = err;
+                }
+                w->done = 1;
+            }
+            break;
+        default:
+            if (nlh->nlmsg_type != w->family || w->fn == NULL || w->consumer_err)
+                break;
+            rc = w->fn(nlh, nlh->nlmsg_len, w->arg);
+            if (rc < 0)
+                w->consumer_err = rc;
+            break;
+        }
+    }
+    /* Trailing garbage: the stream can no longer be trusted. */
+    if (!w->done && left != 0 && n > 0)
+        return -EBADMSG;
+    return 0;
+}
+
 int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump,
                   core_reply_fn fn, void *arg)
 {
     const struct nlmsghdr *rq = req;
-    uint32_t seq = rq->nlmsg_seq;
-    int consumer_err = 0, result = 0, done = 0, rc;
+    struct core_walk w = {.seq = rq->nlmsg_seq, .port = h->port, .family = h->family,
+                          .dump = dump, .fn = fn, .arg = arg};
+    int rc;
 
     if (h->broken)
         return -ENOTCONN;
@@ -333,10 +402,8 @@ int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump
     if (rc < 0)
         return rc;
 
-    while (!done) {
-        const struct nlmsghdr *nlh;
+    while (!w.done) {
         ssize_t n;
-        int left;
 
         rc = wait_readable(h);
         if (rc < 0)
@@ -346,50 +413,11 @@ int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump
             h->broken = 1;
             return (int)n;
         }
-        left = (int)n;
-        for (nlh = (const struct nlmsghdr *)h->rbuf; !done && NLMSG_OK(nlh, left);
-             nlh = NLMSG_NEXT(nlh, left)) {
-            /* Anything for another request (a stale reply) is skipped. */
-            if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != h->port)
-                continue;
-            switch (nlh->nlmsg_type) {
-            case NLMSG_NOOP:
-                break;
-            case NLMSG_OVERRUN:
-                h->broken = 1;
-                return -ENOBUFS;
-            case NLMSG_ERROR:
-                rc = kernel_error(nlh);
-                /* A dump ends with DONE; a zero "ACK" there is not the end. */
-                if (rc < 0 || !dump) {
-                    result = rc;
-                    done = 1;
-                }
-                break;
-            case NLMSG_DONE:
-                if (dump) {
-                    if (nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(int))) {
-                        int err = *(const int *)NLMSG_DATA(nlh);
-                        if (err < 0 && err >= -4095)
-                            result = err;
-                    }
-                    done = 1;
-                }
-                break;
-            default:
-                if (nlh->nlmsg_type != h->family || fn == NULL || consumer_err)
-                    break;
-                rc = fn(nlh, nlh->nlmsg_len, arg);
-                if (rc < 0)
-                    consumer_err = rc;
-                break;
-            }
-        }
-        if (!done && left != 0 && n > 0) {
-            /* Trailing garbage: the stream can no longer be trusted. */
+        rc = core_walk_datagram(&w, h->rbuf, (size_t)n);
+        if (rc < 0) {
             h->broken = 1;
-            return -EBADMSG;
+            return rc;
         }
     }
-    return result < 0 ? result : consumer_err;
+    return w.result < 0 ? w.result : w.consumer_err;
 }

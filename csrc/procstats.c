@@ -420,7 +420,9 @@ static int token(const char **p, const char *e, const char **ts, const char **te
 
 static int copy_token(char *dst, size_t size, const char *s, const char *e)
 {
-    if ((size_t)(e - s) >= size)
+    /* A NUL inside would silently cut the name short (found by fuzzing:
+     * "\0\0?" became an empty helper name); the kernel never prints one. */
+    if ((size_t)(e - s) >= size || memchr(s, '\0', (size_t)(e - s)) != NULL)
         return -EINVAL;
     memcpy(dst, s, (size_t)(e - s));
     dst[e - s] = '\0';

@@ -385,6 +385,13 @@ int pyipvs_conn_agg_info(const struct pyipvs_conn_agg *a, size_t *ngroups, uint6
 int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_group *out,
                            size_t max, size_t *n);
 
+/* --- connection listing text (csrc/conn_fmt.c; owner: connection tables) --- */
+#define PYIPVS_CONN_FMT_PERSISTENT 1  /* --persistent-conn: PE name and data columns */
+/* Format the reader's next rows as `ipvsadm -Lnc` lines into out (cap >= 768):
+ * *len bytes, *rows rows; *rows = 0 only at the end of the table. */
+int pyipvs_conn_format(struct pyipvs_conn_reader *r, uint32_t flags, char *out, size_t cap,
+                       size_t *len, size_t *rows);
+
 /* --- global counters and helpers (/proc/net/ip_vs_stats, ip_vs_app) --- */
 
 /* Which file pyipvs_procstat_read reads. */
@@ -494,6 +501,90 @@ int pyipvs_batch_results(const struct pyipvs_batch *b, size_t start, size_t n, u
                          int32_t *errs, uint8_t *cmds);
 /* Make [start, end) pending again (to replay them after a rollback). */
 int pyipvs_batch_reset(struct pyipvs_batch *b, size_t start, size_t end);
+/* Copy command i's encoded message (as appended: seq and family are only
+ * filled in when applied) into out; returns its length, or -EINVAL/-EMSGSIZE. */
+int pyipvs_batch_message(const struct pyipvs_batch *b, size_t i, void *out, size_t size);
+
+/* --- restore fast path (csrc/restore_fast.c; owner: issue 4, bulk restore) ---
+ * Restore text in the plain forms ipvsadm -S -n writes, parsed and appended
+ * to a batch in C. Every line it does not take, it leaves for pyipvsadm's
+ * full parser (stop = SLOW, pos at that line); it never reports an error. */
+#define PYIPVS_RESTORE_END 0      /* every complete line taken; pos: the partial rest */
+#define PYIPVS_RESTORE_SLOW 1     /* the line at pos needs the full parser */
+#define PYIPVS_RESTORE_FULL 2     /* max_cmds commands appended */
+
+struct pyipvs_restore_scan {
+    size_t pos;               /* in: where to start; out: first byte not taken */
+    size_t lines;             /* out: newline-terminated lines taken (blank ones too) */
+    size_t cmds;              /* out: commands appended */
+    int32_t stop;             /* out: PYIPVS_RESTORE_* */
+};
+
+/* line_starts: NULL, or room for max_cmds offsets (each command's line start). */
+int pyipvs_restore_scan(struct pyipvs_batch *b, const char *text, size_t len, size_t max_cmds,
+                        uint64_t *line_starts, struct pyipvs_restore_scan *st);
+/* --- end of the restore fast path block --- */
+
+/* --- reliability: test knobs and replay entry points (issue 9; csrc/replay.c,
+ * csrc/nl.c). For tests and fuzzing; nothing in the library calls them. --- */
+
+/* Test knob: set the handle socket's receive buffer (SO_RCVBUFFORCE, else
+ * SO_RCVBUF) to bytes; returns the size the kernel accounts (about twice
+ * bytes) or a negative errno. Tests use it to prove that a starved receive
+ * buffer yields a complete answer or an error, never a partial one. */
+int pyipvs_handle_set_rcvbuf(struct pyipvs_handle *h, int bytes);
+
+/* pyipvs_replay_dump's what. */
+#define PYIPVS_REPLAY_SERVICES 0
+#define PYIPVS_REPLAY_DESTS 1
+
+/* Feed recorded datagrams through the same reply walker and decoders a live
+ * dump uses. buf holds records, each a 4-byte length (host order) and then
+ * that many bytes of one datagram, as successive receives return them. The
+ * request is taken to be (family, port, seq); svc_af is the family a
+ * destination without ADDR_FAMILY gets. On success *out (pyipvs_free) holds
+ * *n structs pyipvs_service or pyipvs_dest. The errors are the live path's:
+ * the kernel's errno, -EINVAL for a reply that does not decode, -EBADMSG for
+ * a broken stream, -ENOBUFS for an overrun, -EMSGSIZE for a datagram longer
+ * than the live receive size, -ETIMEDOUT when the records end before the
+ * dump's DONE (the live path would wait and time out). */
+int pyipvs_replay_dump(int what, const void *buf, size_t len, uint16_t family, uint32_t port,
+                       uint32_t seq, uint16_t svc_af, void **out, size_t *n);
+
+/* --- whole-table snapshot (csrc/snapshot.c; owner: issue 5, listing) --- */
+
+/* Every service and every real server of the namespace with counters, in
+ * the kernel's order: dests[dest_start[i] .. dest_start[i + 1]) are the
+ * servers of services[i]. Read consistently: the service list is dumped
+ * before and after the server dumps and must match, and a server dump the
+ * kernel split into several chunks is read twice and must match; otherwise
+ * the read is repeated, at most `retries` more times, then -EAGAIN.
+ * Release with pyipvs_table_free. */
+struct pyipvs_table {
+    struct pyipvs_service *services;
+    size_t nservices;
+    struct pyipvs_dest *dests;
+    size_t ndests;
+    uint32_t *dest_start;     /* nservices + 1 entries */
+    uint32_t attempts;        /* reads it took (1 = the first was consistent) */
+    uint32_t requests;        /* GET_DEST dumps sent, over all attempts */
+};
+
+int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out);
+void pyipvs_table_free(struct pyipvs_table *t);
+
+/* A real server's identity in the counters-only view. */
+struct pyipvs_dest_id {
+    uint16_t af;
+    uint16_t port;            /* host order */
+    uint8_t addr[16];
+};
+
+/* Copy the table's counters into caller-allocated columns (each may be NULL):
+ * svc_stats[nservices * 10] and dest_stats[ndests * 10] in pyipvs_stats
+ * order, dest_conns[ndests * 3] (active, inactive, persistent), ids[ndests]. */
+int pyipvs_table_columns(const struct pyipvs_table *t, uint64_t *svc_stats, uint64_t *dest_stats,
+                         uint32_t *dest_conns, struct pyipvs_dest_id *ids);
 
 /* CDEF-END */
 

@@ -113,6 +113,30 @@ static void check_agg(struct pyipvs_conn_agg *a, uint64_t rows, size_t max_group
     CHECK(sum + overflow == total);
 }
 
+/* The -Lnc text of every row (csrc/conn_fmt.c), in a buffer just large
+ * enough for one line: one newline per row, nothing past the buffer. */
+static void check_format(const uint8_t *data, size_t size, uint32_t flags,
+                         const struct pyipvs_conn_opts *o, uint64_t rows)
+{
+    struct pyipvs_conn_reader *r;
+    static char out[768];
+    size_t len, n;
+    uint64_t total = 0;
+
+    CHECK(pyipvs_conn_reader_new_mem(&r, data, size, o) == 0);
+    do {
+        CHECK(pyipvs_conn_format(r, flags, out, sizeof(out), &len, &n) == 0);
+        CHECK(len < sizeof(out) && (n == 0) == (len == 0));
+        size_t lines = 0;
+        for (size_t i = 0; i < len; i++)
+            lines += out[i] == '\n';
+        CHECK(lines == n && (len == 0 || out[len - 1] == '\n'));
+        total += n;
+    } while (n > 0);
+    CHECK(total == rows);
+    pyipvs_conn_reader_free(r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint32_t sum = 0;
@@ -151,5 +175,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(&f, data + size - sizeof(f), sizeof(f));
     run(data, size, &large, &f, NULL, &small);
     CHECK(small.counts.matched <= small.counts.rows && small.counts.rows == big.counts.rows);
+    check_format(data, size, sum & 2 ? PYIPVS_CONN_FMT_PERSISTENT : 0, &tiny, big.counts.rows);
     return 0;
 }

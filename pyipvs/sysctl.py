@@ -54,6 +54,9 @@ _FALSE = {"0", "false", "no", "off"}
 # --- text <-> values -----------------------------------------------------------
 
 
+_CPU_MAX = 65535
+
+
 def parse_cpulist(text: str) -> tuple[int, ...]:
     """'0-2,5' -> (0, 1, 2, 5); the kernel's %*pbl format."""
     cpus: set[int] = set()
@@ -62,7 +65,9 @@ def parse_cpulist(text: str) -> tuple[int, ...]:
             continue
         lo, sep, hi = part.partition("-")
         a, b = int(lo), int(hi) if sep else int(lo)
-        if a < 0 or b < a:
+        # The kernel's CPU numbers stay below its NR_CPUS (8192 on Debian);
+        # a bound keeps a typo such as 0-99999999999 from building a huge set.
+        if a < 0 or b < a or b > _CPU_MAX:
             raise ValueError(f"bad CPU range {part!r}")
         cpus.update(range(a, b + 1))
     return tuple(sorted(cpus))

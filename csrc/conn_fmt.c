@@ -1,0 +1,93 @@
+/*
+ * conn_fmt.c - connection rows as the lines of `ipvsadm -Lnc` (C core layer).
+ *
+ * A numeric connection listing is a pure function of each row, and for
+ * tables of hundreds of thousands of rows formatting them one Python string
+ * at a time costs more than the kernel takes to produce the file. So the
+ * numeric form is written here, straight from the reader into a caller's
+ * buffer; the name-resolving form (-Lc without -n) stays in Python, where
+ * the resolver lives. The layout reproduces ipvsadm 1.31's output: fixed
+ * columns, minutes:seconds of the expiry as an unsigned number, and with
+ * --persistent-conn the PE name and the first word of the PE data when the
+ * kernel printed any.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "pyipvs.h"
+
+/* Room kept free for one more line: three bracketed IPv6 endpoints, the
+ * state and protocol text, and the PE part (name 16 + data 255). */
+#define LINE_ROOM 768
+
+static void addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (af == AF_INET6 && inet_ntop(AF_INET6, a, host, sizeof(host)))
+        snprintf(out, cap, "[%s]:%u", host, port);
+    else
+        snprintf(out, cap, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
+}
+
+/* ipvsadm reads the PE data with sscanf's %s: its first word, if any. */
+static size_t pe_word(const struct pyipvs_conn *c, const char **word)
+{
+    size_t i = 0, n = c->pe_data_len;
+    const char *s = c->pe_data;
+
+    while (i < n && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')))
+        i++;
+    size_t j = i;
+    while (j < n && s[j] != ' ' && !(s[j] >= '\t' && s[j] <= '\r'))
+        j++;
+    *word = s + i;
+    return j - i;
+}
+
+static size_t format_row(const struct pyipvs_conn *c, uint32_t flags, char *out, size_t cap)
+{
+    char src[64], vip[64], dst[64], expire[24];
+    const char *word;
+    size_t wlen;
+    int n;
+
+    addrport(src, sizeof(src), c->af, c->caddr, c->cport);
+    addrport(vip, sizeof(vip), c->af, c->vaddr, c->vport);
+    addrport(dst, sizeof(dst), c->daf, c->daddr, c->dport);
+    snprintf(expire, sizeof(expire), "%02u:%02u", c->expires / 60, c->expires % 60);
+    if ((flags & PYIPVS_CONN_FMT_PERSISTENT) && (c->flags & PYIPVS_CONN_F_PE) &&
+        (wlen = pe_word(c, &word)) > 0)
+        n = snprintf(out, cap, "%-3s %-6s %-11s %-18s %-18s %-16s %-18s %.*s\n",
+                     c->proto_name, expire, c->state_name, src, vip, dst, c->pe_name,
+                     (int)wlen, word);
+    else
+        n = snprintf(out, cap, "%-3s %-6s %-11s %-18s %-18s %s\n", c->proto_name, expire,
+                     c->state_name, src, vip, dst);
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
+int pyipvs_conn_format(struct pyipvs_conn_reader *r, uint32_t flags, char *out, size_t cap,
+                       size_t *len, size_t *rows)
+{
+    struct pyipvs_conn c;
+    size_t used = 0, done = 0, n;
+    int rc = 0;
+
+    if (!r || !out || !len || !rows || cap < LINE_ROOM)
+        return -EINVAL;
+    while (cap - used >= LINE_ROOM) {
+        rc = pyipvs_conn_read(r, NULL, &c, 1, &n);
+        if (rc < 0 || n == 0)
+            break;
+        used += format_row(&c, flags, out + used, cap - used);
+        done++;
+    }
+    *len = used;
+    *rows = done;
+    /* Lines already formatted are delivered; an error shows on the next call. */
+    return rc < 0 && done == 0 ? rc : 0;
+}
