@@ -107,10 +107,15 @@ def sched_flags_text(scheduler: str, flags: int) -> str:
 
 
 def port_proto(status: ServiceStatus) -> str | None:
-    """The port-name table for a service and its servers (fwmark: tcp)."""
+    """The port-name table for a service's servers; None (numeric) for fwmark.
+
+    The kernel forces a fwmark service's protocol to TCP but its netlink dump
+    carries no protocol at all, so ipvsadm 1.31 looks the ports up with
+    protocol 0, finds no table and prints them as numbers (checked live).
+    """
     key = status.service.key
     if key.fwmark:
-        return "tcp"
+        return None
     return PORT_PROTO.get(int(key.protocol))
 
 

@@ -5,8 +5,13 @@ network namespace and with pyipvsadm in another (in-process through
 `main(..., netns=...)`, or through `python -m pyipvs.cli.ipvsadm` for the
 console steps). stdout, stderr and the exit status of each step must be
 identical, and so must the final dumps of both namespaces, taken with the
-real ipvsadm. Random sequences come from a fixed seed (PYIPVS_DIFF_SEED to
-change it, PYIPVS_DIFF_RANDOM for how many).
+real ipvsadm. Where a step may print -h/-v text, ipvsadm's exact text is
+swapped for ours before comparing (the prose differs on purpose; everything
+around it must not). Listings whose order depends on the kernel's
+per-namespace dump order are compared with ipvsadm run in our namespace
+right after ours (crosscheck steps). Random sequences come from a fixed seed
+(PYIPVS_DIFF_SEED to change it, PYIPVS_DIFF_RANDOM for how many).
+Counters, rates and connections from real traffic: test_ipvsadm_traffic.py.
 
 Process starts are what costs in the emulated VM (~0.3 s each), so the
 reference side of every case runs as one shell script inside its namespace,
@@ -17,6 +22,8 @@ workers run the reference cases ahead while the tests run ours.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import io
 import os
@@ -32,17 +39,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import Netns, drop_netns, make_netns
-from diffcases import FIXED, Case, Step, random_cases
+from conftest import NETNS_SETUP, Netns, drop_netns, make_netns
+from diffcases import CONSOLE, FIXED, Case, Step, random_cases
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 SEED = int(os.environ.get("PYIPVS_DIFF_SEED", "1031"))
-N_RANDOM = int(os.environ.get("PYIPVS_DIFF_RANDOM", "16"))
+N_RANDOM = int(os.environ.get("PYIPVS_DIFF_RANDOM", "12"))
 
-CASES = FIXED + random_cases(SEED, N_RANDOM, 10)
+CASES = FIXED + random_cases(SEED, N_RANDOM, 10) + CONSOLE
 
 _main = importlib.import_module("pyipvs.cli.ipvsadm.main").main
+_helptext = importlib.import_module("pyipvs.cli.ipvsadm.helptext")
+help_text, version_text = _helptext.help_text, _helptext.version_text
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,8 @@ def _report(request: pytest.FixtureRequest) -> Iterator[None]:
     if tr is not None and TALLY.cases:
         tr.write_line(
             f"ipvsadm differential: {TALLY.cases_ok}/{TALLY.cases} cases, "
-            f"{TALLY.steps_ok}/{TALLY.steps} steps, {TALLY.finals_ok}/{TALLY.finals} final dumps identical"
+            f"{TALLY.steps_ok}/{TALLY.steps} steps, "
+            f"{TALLY.finals_ok}/{TALLY.finals} final dumps identical"
         )
         for line in TALLY.slow:
             tr.write_line("  slow reference step: " + line)
@@ -103,13 +113,27 @@ def _ref_path() -> str:
 
 
 def run_reference(
-    ns: Netns, steps: Sequence[Step], final: Sequence[Sequence[str]]
+    ns: Netns | None,
+    steps: Sequence[Step],
+    final: Sequence[Sequence[str]],
+    *,
+    crosschecks: bool = False,
 ) -> tuple[list[Result], list[Result]]:
-    """All steps, then the final dumps, with the real ipvsadm in one shell inside `ns`."""
+    """All steps, then the final dumps, with the real ipvsadm in one shell: inside
+    `ns`, or (None) inside a fresh anonymous namespace set up like conftest's,
+    which costs fewer process starts and vanishes with the shell."""
     with tempfile.TemporaryDirectory(prefix="ipvsdiff-") as tmp:
         lines = ["cd " + shlex.quote(tmp)]
-        cmds = [(st.argv, st.stdin, st.merged) for st in steps] + [(tuple(f), None, False) for f in final]
-        for i, (args, stdin, merged) in enumerate(cmds):
+        if ns is None:
+            with open(os.path.join(tmp, "setup"), "w") as sf:
+                sf.write(NETNS_SETUP)
+            lines.append("ip -batch setup >/dev/null 2>&1 || exit 99")
+        cmds = [(st.argv, st.stdin, st.merged, st.crosscheck and not crosschecks) for st in steps]
+        cmds += [(tuple(f), None, False, False) for f in final]
+        for i, (args, stdin, merged, skip) in enumerate(cmds):
+            if skip:  # compared in our namespace instead
+                lines.append(f"echo 0 >rc.{i}; : >out.{i}; : >err.{i}")
+                continue
             src = "/dev/null"
             if stdin is not None:
                 with open(os.path.join(tmp, f"in.{i}"), "wb") as f:
@@ -118,37 +142,40 @@ def run_reference(
             words = " ".join(shlex.quote(a) for a in args)
             err = "&1" if merged else f"err.{i}"
             lines.append(
-                f"t0=${{EPOCHREALTIME/./}}; ipvsadm {words} <{src} >out.{i} 2>{err}; echo $? >rc.{i};"
+                f"t0=${{EPOCHREALTIME/./}}; ipvsadm {words} <{src} >out.{i} 2>{err};"
+                f" echo $? >rc.{i};"
                 f" echo $(( (${{EPOCHREALTIME/./}} - t0) / 1000 )) >ms.{i}"
             )
         script = os.path.join(tmp, "run.sh")
-        with open(script, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        subprocess.run(
-            ["nsenter", f"--net={ns.path}", "bash", script],
+        with open(script, "w") as sf:
+            sf.write("\n".join(lines) + "\n")
+        enter = ["unshare", "--net", "--"] if ns is None else ["nsenter", f"--net={ns.path}"]
+        proc = subprocess.run(
+            [*enter, "bash", script],
             env={"PATH": _ref_path(), "LC_ALL": "C"},
             capture_output=True,
             check=False,
         )
+        assert proc.returncode != 99, "could not set up the reference namespace"
         results = []
-        for i, (_args, _stdin, merged) in enumerate(cmds):
+        for i, (_args, _stdin, merged, _skip) in enumerate(cmds):
             results.append(
                 Result(
                     int(_read(tmp, f"rc.{i}").strip() or b"-1"),
                     _read(tmp, f"out.{i}"),
                     b"" if merged else _read(tmp, f"err.{i}"),
-                    int(_read(tmp, f"ms.{i}").strip() or b"0"),
+                    int(_read(tmp, f"ms.{i}", b"0").strip() or b"0"),
                 )
             )
     return results[: len(steps)], results[len(steps) :]
 
 
-def _read(tmp: str, name: str) -> bytes:
+def _read(tmp: str, name: str, missing: bytes = b"<missing>") -> bytes:
     try:
         with open(os.path.join(tmp, name), "rb") as f:
             return f.read()
     except FileNotFoundError:
-        return b"<missing>"
+        return missing
 
 
 def run_ours(ns: Netns, step: Step) -> Result:
@@ -167,47 +194,78 @@ def run_ours(ns: Netns, step: Step) -> Result:
     stdin = io.StringIO(step.stdin if step.stdin is not None else "")
     try:
         status = _main(["ipvsadm", *step.argv], stdin, out, err, netns=ns.name)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a crash is a difference to report, not a test error
         return Result(-999, _bytes(out.getvalue()), _bytes(err.getvalue() + traceback.format_exc()))
     return Result(status, _bytes(out.getvalue()), _bytes(err.getvalue()))
 
 
-def dump(ns: Netns, final: Sequence[Sequence[str]]) -> list[Result]:
-    return run_reference(ns, [], final)[1]
-
-
-def _describe(what: str, want: Result, got: Result, status_only: bool) -> str:
+def _describe(what: str, want: Result, got: Result) -> str:
     lines = [f"--- {what}"]
     if want.status != got.status:
         lines.append(f"  status: ipvsadm {want.status}, pyipvsadm {got.status}")
-    if not status_only:
-        for name in ("stdout", "stderr"):
-            a, b = getattr(want, name), getattr(got, name)
-            if a != b:
-                lines.append(f"  {name}: ipvsadm")
-                lines.extend("    | " + repr(x) for x in a.decode("utf-8", "replace").splitlines(True))
-                lines.append(f"  {name}: pyipvsadm")
-                lines.extend("    | " + repr(x) for x in b.decode("utf-8", "replace").splitlines(True))
+    for name in ("stdout", "stderr"):
+        a, b = getattr(want, name), getattr(got, name)
+        if a != b:
+            lines.append(f"  {name}: ipvsadm")
+            lines.extend("    | " + repr(x) for x in a.decode("utf-8", "replace").splitlines(True))
+            lines.append(f"  {name}: pyipvsadm")
+            lines.extend("    | " + repr(x) for x in b.decode("utf-8", "replace").splitlines(True))
     return "\n".join(lines)
 
 
-def _same(want: Result, got: Result, status_only: bool) -> bool:
-    if status_only:
-        return want.status == got.status
-    return want == got
+_texts_lock = threading.Lock()
+_texts: list[tuple[bytes, bytes]] = []
+
+
+def _own_texts() -> list[tuple[bytes, bytes]]:
+    """(ipvsadm's exact -h and -v output, ours), the help first: taken once
+    from the real binary, run as `ipvsadm` like every reference step."""
+    path = _ref_path()
+    with _texts_lock:
+        if not _texts:
+            for opt, mine in (("-h", help_text("ipvsadm")), ("-v", version_text())):
+                proc = subprocess.run(
+                    ["ipvsadm", opt],
+                    env={"PATH": path, "LC_ALL": "C"},
+                    capture_output=True,
+                    check=True,
+                )
+                assert proc.stdout.startswith(b"ipvsadm v1.31"), proc
+                _texts.append((proc.stdout, _bytes(mine)))
+    return _texts
+
+
+def _expected(want: Result, st: Step) -> Result:
+    """What pyipvsadm must print: ipvsadm's bytes, with its -h/-v text swapped
+    for ours where the step may print one (our prose differs on purpose)."""
+    if not st.own_text:
+        return want
+    stdout = want.stdout
+    for theirs, mine in _own_texts():
+        stdout = stdout.replace(theirs, mine)
+    return Result(want.status, stdout, want.stderr, want.ms)
 
 
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ipvsadm-ref")
-_dropper = ThreadPoolExecutor(max_workers=2, thread_name_prefix="netns-drop")
+_dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netns-drop")
 _futures: dict[str, Future[tuple[list[Result], list[Result]]]] = {}
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_MNT_DETACH = 2
+
+
+def _drop(ns: Netns) -> None:
+    """`ip netns del` without the process start: detach and remove the mount."""
+    if _libc.umount2(ns.path.encode(), _MNT_DETACH) != 0:
+        drop_netns(ns)
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(ns.path)
+
+
 def _reference_case(case: Case) -> tuple[list[Result], list[Result]]:
-    ns = make_netns()
-    try:
-        return run_reference(ns, case.steps, case.final)
-    finally:
-        _dropper.submit(drop_netns, ns)  # slow under emulation: off the critical path
+    return run_reference(None, case.steps, case.final)
 
 
 def reference(case: Case) -> tuple[list[Result], list[Result]]:
@@ -232,21 +290,10 @@ def _pools(request: pytest.FixtureRequest) -> Iterator[None]:
     _dropper.shutdown(wait=True)
 
 
-# Cases that still differed from the real ipvsadm 1.31 on the last full run
-# before this commit (6.1 kernel): they run every time and are reported as
-# xfail (an unexpected pass shows as XPASS). Issue 3 stays open until this
-# set is empty.
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "values-fwmark": "fwmark value handling differs",
-    "values-numbers": "number parsing and message order differ",
-    "listing-sorting": "listing order differs",
-    "listing-names": "name-resolving listing differs",
-    "restore-help..no-final-newline": "restore input edge cases differ",
-    "random-1031-2": "generated sequence differs",
-    "random-1031-9": "generated sequence differs",
-    "random-1031-11": "generated sequence differs",
-    "random-1031-12": "generated sequence differs (e.g. message precedence of -w 70000 vs tunnel options)",
-}
+# Cases known to differ from the real ipvsadm 1.31 run as xfail (an
+# unexpected pass shows as XPASS). Empty: every case must be identical; a
+# deliberate deviation belongs in docs/compat.md and is compared, not excused.
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def _params() -> list[object]:
@@ -261,28 +308,49 @@ def _params() -> list[object]:
 @pytest.mark.parametrize("case", _params())
 def test_differential(case: Case) -> None:
     our_ns = make_netns()
+    cross: dict[int, Result] = {}
+    pending: list[int] = []  # crosscheck steps ipvsadm has yet to run in our namespace
+
+    def crosscheck(final: Sequence[Sequence[str]]) -> list[Result]:
+        # Crosschecks are listings (they change nothing), so a run of them
+        # costs one reference script, and the last one also takes the dumps.
+        refs, dumps = run_reference(
+            our_ns, [case.steps[i] for i in pending], final, crosschecks=True
+        )
+        cross.update(zip(pending, refs))
+        pending.clear()
+        return dumps
+
     try:
-        got_steps = [run_ours(our_ns, st) for st in case.steps]
-        got_final = dump(our_ns, case.final)
+        got_steps = []
+        for i, st in enumerate(case.steps):
+            if pending and not st.crosscheck:
+                crosscheck(())
+            got_steps.append(run_ours(our_ns, st))
+            if st.crosscheck:
+                pending.append(i)
+        got_final = crosscheck(case.final)
     finally:
-        _dropper.submit(drop_netns, our_ns)
+        _dropper.submit(_drop, our_ns)  # slow under emulation: off the critical path
     want_steps, want_final = reference(case)
+    want_steps = [cross.get(i, want) for i, want in enumerate(want_steps)]
     problems = []
     TALLY.cases += 1
     for st, want, got in zip(case.steps, want_steps, got_steps, strict=True):
         if want.ms > 3000:
             TALLY.slow.append(f"{want.ms} ms  {case.name}: ipvsadm {st.label()[:100]}")
         TALLY.steps += 1
-        if _same(want, got, st.status_only):
+        want = _expected(want, st)
+        if want == got:
             TALLY.steps_ok += 1
         else:
-            problems.append(_describe("ipvsadm " + st.label(), want, got, st.status_only))
+            problems.append(_describe("ipvsadm " + st.label(), want, got))
     for f, want, got in zip(case.final, want_final, got_final, strict=True):
         TALLY.finals += 1
         if want == got:
             TALLY.finals_ok += 1
         else:
-            problems.append(_describe("final state: ipvsadm " + " ".join(f), want, got, False))
+            problems.append(_describe("final state: ipvsadm " + " ".join(f), want, got))
     if not problems:
         TALLY.cases_ok += 1
     assert not problems, "\n".join(problems)

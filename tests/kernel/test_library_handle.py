@@ -100,7 +100,9 @@ def test_errors_carry_the_kernels_errno(netns: Netns) -> None:
 def test_values_refused_before_sending(netns: Netns) -> None:
     with IPVS(netns.name) as ipvs:
         bad: list[Callable[[], object]] = [
-            lambda: ipvs.add_service(Service(ServiceKey(Family.INET, Protocol.TCP, ip("10.1.1.1"), 65536))),
+            lambda: ipvs.add_service(
+                Service(ServiceKey(Family.INET, Protocol.TCP, ip("10.1.1.1"), 65536))
+            ),
             lambda: ipvs.add_service(Service(ServiceKey(Family.INET, Protocol.TCP, ip("::1"), 80))),
             lambda: ipvs.add_service(Service(ServiceKey.fw(2**32))),
             lambda: ipvs.add_service(Service(TCP80, "x" * 16)),

@@ -41,6 +41,10 @@ class Recorder:
                 raise IPVSError(self.fail[name], None)
             if name == "services":
                 return list(self.table)
+            if name == "snapshot":  # the whole table in one call (pyipvs.snapshot)
+                from pyipvs.snapshot import Snapshot
+
+                return Snapshot(0.0, tuple(self.table), {s.key: () for s in self.table})
             if name in ("servers", "daemons"):
                 return []
             return None
@@ -91,7 +95,9 @@ def test_commands_map_to_library_calls(rec: Recorder) -> None:
 
 def test_nothing_reaches_the_library_for_a_rejected_line(rec: Recorder) -> None:
     assert run("-A -t 10.0.0.1:80 -s rr -o") == (
-        2, "", "One-Packet Scheduling is only for UDP virtual services\n"
+        2,
+        "",
+        "One-Packet Scheduling is only for UDP virtual services\n",
     )
     assert names(rec) == []
 
@@ -153,8 +159,8 @@ def test_listing_fetches_in_ipvsadm_order(rec: Recorder) -> None:
     assert out.splitlines()[0] == "IP Virtual Server version 1.2.1 (size=4096)"
     # 200.0.0.1 sorts first: ipvsadm compares addresses as wrapping ints
     assert out.splitlines()[3:] == ["TCP  200.0.0.1:80 rr", "TCP  10.0.0.1:80 rr"]
-    assert names(rec) == ["services", "servers", "servers"]
-    rec.fail["servers"] = errno.ENOMEM
+    assert names(rec) == ["snapshot"]
+    rec.fail["snapshot"] = errno.ENOMEM
     rc, out, err = run("-Sn")
     assert (rc, out, err) == (1, "", "Memory allocation problem\n")
 
@@ -181,8 +187,10 @@ def test_init_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run("-h") == (
         2,
         "",
-        "Can't initialize ipvs: Permission denied (you must be root)\n"
-        "Are you sure that IP Virtual Server is built in the kernel or as module?\n",
+        (
+            "Can't initialize ipvs: Permission denied (you must be root)\n"
+            "Are you sure that IP Virtual Server is built in the kernel or as module?\n"
+        ),
     )
     assert probes == [1]
 
@@ -205,7 +213,7 @@ def test_init_retries_after_modprobe(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_old_kernel_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     rec = Recorder()
     monkeypatch.setattr(M, "_try_open", lambda netns: (rec, Info((1, 1, 0), 4096)))
-    rc, out, err = run("-C")
+    rc, _out, err = run("-C")
     assert rc == 0
     assert err == (
         "Warning: IPVS version mismatch: \n  Kernel compiled with IPVS version 1.1.0\n"
@@ -244,7 +252,11 @@ def test_no_ipvs_on_this_host_same_as_ipvsadm(args: list[str]) -> None:
     rc = M.main(["ipvsadm", *args], io.StringIO(), out, err)
     # modprobe's own complaint goes to the real stderr in both cases
     want_err = "\n".join(line for line in real.stderr.splitlines() if "modprobe" not in line)
-    assert (rc, out.getvalue(), err.getvalue().rstrip("\n")) == (real.returncode, real.stdout, want_err)
+    assert (rc, out.getvalue(), err.getvalue().rstrip("\n")) == (
+        real.returncode,
+        real.stdout,
+        want_err,
+    )
 
 
 def test_addresses_in_calls(rec: Recorder) -> None:
@@ -278,10 +290,12 @@ def test_connection_listing(rec: Recorder, monkeypatch: pytest.MonkeyPatch) -> N
     _conn_table(monkeypatch, CONN_SAMPLE)
     assert run("-L -c -n") == (
         0,
-        "IPVS connection entries\n"
-        "pro expire state       source             virtual            destination\n"
-        "TCP 14:59  ESTABLISHED 10.0.0.2:50000     207.175.44.110:8080 172.16.0.2:8080\n"
-        "UDP 04:59  UDP         10.0.0.2:54321     10.0.0.1:53        192.168.1.10:53\n",
+        (
+            "IPVS connection entries\n"
+            "pro expire state       source             virtual            destination\n"
+            "TCP 14:59  ESTABLISHED 10.0.0.2:50000     207.175.44.110:8080 172.16.0.2:8080\n"
+            "UDP 04:59  UDP         10.0.0.2:54321     10.0.0.1:53        192.168.1.10:53\n"
+        ),
         "",
     )
     _conn_table(monkeypatch, b"")

@@ -70,7 +70,7 @@ def test_popt_errors_after_the_command() -> None:
         ("-A -t 1.2.3.4:80 -M foo.invalid", "illegal virtual server persistent mask specified"),
         ("-A -t [::1]:80 -M 0", "illegal ipv6 netmask specified"),
         ("-a -t 1.2.3.4:80 -r 80", "illegal real server address[:port] specified"),
-        ("-a -t 1.2.3.4:80 -r 10.0.0.1 -w 65536", "illegal weight specified"),
+        ("-a -t 1.2.3.4:80 -r 10.0.0.1 -w 2147483648", "illegal weight specified"),
         ("-a -t 1.2.3.4:80 -r 10.0.0.1 -x -1", "illegal u_threshold specified"),
         ("-a -t 1.2.3.4:80 -r 10.0.0.1 -y x", "illegal l_threshold specified"),
         ("--start-daemon master --syncid 256", "illegal syncid specified"),
@@ -160,7 +160,8 @@ def test_server_port_rules() -> None:
 
 def test_server_settings() -> None:
     srv = parse(
-        "-a -t 10.0.0.1:80 -r 10.0.0.2 -i -w 7 -x 9 -y 3 --tun-type gue --tun-port 6080 --tun-remcsum"
+        "-a -t 10.0.0.1:80 -r 10.0.0.2 -i -w 7 -x 9 -y 3"
+        " --tun-type gue --tun-port 6080 --tun-remcsum"
     ).server()
     assert srv.address == ipaddress.IPv4Address("10.0.0.2")
     assert srv.forward == Forward.TUNNEL and srv.weight == 7

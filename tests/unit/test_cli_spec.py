@@ -35,7 +35,14 @@ def test_string_to_number(text: str, lo: int, hi: int, want: int | None) -> None
 
 @pytest.mark.parametrize(
     ("text", "want"),
-    [("1", 1), ("4294967295", 4294967295), ("0", None), ("-1", None), ("4294967296", None), ("7x", None)],
+    [
+        ("1", 1),
+        ("4294967295", 4294967295),
+        ("0", None),
+        ("-1", None),
+        ("4294967296", None),
+        ("7x", None),
+    ],
 )
 def test_fwmark(text: str, want: int | None) -> None:
     assert spec.parse_fwmark(text) == want

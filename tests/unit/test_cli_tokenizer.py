@@ -24,11 +24,15 @@ def tokens(*argv: str) -> tuple[list[tuple[str, str | None]], list[str]]:
     return out, rest
 
 
+def _drain(p: Popt) -> None:
+    while p.next_token() is not None:
+        pass
+
+
 def error(*argv: str) -> tuple[str, str]:
     p = Popt(["ipvsadm", *argv])
     with pytest.raises(PoptError) as ei:
-        while p.next_token() is not None:
-            pass
+        _drain(p)
     return ei.value.word, ei.value.reason
 
 

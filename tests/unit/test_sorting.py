@@ -97,7 +97,9 @@ def glibc_sort(items: list[T], cmp: Callable[[T, T], int]) -> list[T] | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     libc = ctypes.CDLL("libc.so.6")
-    proto = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+    proto = ctypes.CFUNCTYPE(
+        ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)
+    )
     libc.qsort.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, proto]
     libc.qsort.restype = None
     arr = (ctypes.c_int * len(items))(*range(len(items)))
@@ -117,12 +119,19 @@ def addrs(servers: list[ServerStatus]) -> list[str]:
 def test_wraparound_examples() -> None:
     # 200.0.0.1 - 10.0.0.1 is >= 2^31: C's int difference is negative.
     assert addrs(sort_servers([dest("10.0.0.1"), dest("200.0.0.1")])) == [
-        "200.0.0.1:80", "10.0.0.1:80"]
+        "200.0.0.1:80",
+        "10.0.0.1:80",
+    ]
     assert addrs(sort_servers([dest("10.1.2.3"), dest("192.168.1.1")])) == [
-        "192.168.1.1:80", "10.1.2.3:80"]
+        "192.168.1.1:80",
+        "10.1.2.3:80",
+    ]
     # Close addresses keep the natural order; the port breaks ties.
     assert addrs(sort_servers([dest("10.0.0.2"), dest("10.0.0.1", 81), dest("10.0.0.1", 80)])) == [
-        "10.0.0.1:80", "10.0.0.1:81", "10.0.0.2:80"]
+        "10.0.0.1:80",
+        "10.0.0.1:81",
+        "10.0.0.2:80",
+    ]
     svcs = [ServiceStatus(Service(ServiceKey.tcp(a, 80))) for a in ("10.0.0.1", "192.168.0.1")]
     assert [str(s.key.address) for s in sort_services(svcs)] == ["192.168.0.1", "10.0.0.1"]
 
@@ -131,14 +140,20 @@ def test_three_private_ranges_rotate() -> None:
     # Fits an arc < 2^31 starting at 172.16/12: a consistent (rotated) order.
     servers = [dest(a) for a in ("10.0.0.1", "192.168.0.1", "172.16.0.1", "10.0.0.0")]
     assert addrs(sort_servers(servers)) == [
-        "172.16.0.1:80", "192.168.0.1:80", "10.0.0.0:80", "10.0.0.1:80"]
+        "172.16.0.1:80",
+        "192.168.0.1:80",
+        "10.0.0.0:80",
+        "10.0.0.1:80",
+    ]
 
 
 def test_python_sorted_differs_but_we_match_msort() -> None:
     rng = random.Random(7)
     differs = 0
     for _ in range(200):
-        servers = [dest(rng.getrandbits(32), rng.choice((80, 443))) for _ in range(rng.randint(3, 12))]
+        servers = [
+            dest(rng.getrandbits(32), rng.choice((80, 443))) for _ in range(rng.randint(3, 12))
+        ]
         ours = sort_servers(servers)
         assert ours == ref_msort(servers, cmp_dests)
         if ours != sorted(servers, key=functools.cmp_to_key(cmp_dests)):
@@ -159,10 +174,15 @@ GENERATORS: dict[str, Callable[[random.Random], str | int]] = {
     "v4-near": lambda r: 0x0A000000 + r.getrandbits(16),
     "v4-top-bytes": lambda r: r.choice((1, 10, 100, 172, 192, 200, 250)) << 24 | r.getrandbits(2),
     "v6-spread": lambda r: ipaddress.IPv6Address(r.getrandbits(128)).exploded,
-    "v6-top-word": lambda r: ipaddress.IPv6Address(r.getrandbits(32) << 96 | r.getrandbits(3)).exploded,
+    "v6-top-word": lambda r: (
+        ipaddress.IPv6Address(r.getrandbits(32) << 96 | r.getrandbits(3)).exploded
+    ),
     "v6-low-word": lambda r: ipaddress.IPv6Address(0x20010DB8 << 96 | r.getrandbits(32)).exploded,
-    "mixed": lambda r: (r.getrandbits(32) if r.random() < 0.5
-                        else ipaddress.IPv6Address(r.getrandbits(32) << 96 | r.getrandbits(2)).exploded),
+    "mixed": lambda r: (
+        r.getrandbits(32)
+        if r.random() < 0.5
+        else ipaddress.IPv6Address(r.getrandbits(32) << 96 | r.getrandbits(2)).exploded
+    ),
 }
 
 
@@ -171,8 +191,10 @@ def test_servers_match_literal_msort_and_glibc(kind: str) -> None:
     rng = random.Random(kind)
     gen = GENERATORS[kind]
     for _ in range(60):
-        servers = [dest(gen(rng), rng.choice((0, 80, 443)), rng.randint(0, 5))
-                   for _ in range(rng.randint(0, 40))]
+        servers = [
+            dest(gen(rng), rng.choice((0, 80, 443)), rng.randint(0, 5))
+            for _ in range(rng.randint(0, 40))
+        ]
         if servers and rng.random() < 0.3:
             servers.append(servers[0])  # a true tie keeps its input order
         ours = sort_servers(servers)
@@ -186,13 +208,17 @@ def random_service(rng: random.Random) -> ServiceStatus:
     kind = rng.random()
     if kind < 0.3:
         fam = rng.choice((Family.INET, Family.INET6))
-        return ServiceStatus(Service(ServiceKey.fw(rng.choice((1, 2, 7, 0x80000001, 0xFFFFFFFF)), fam)))
+        return ServiceStatus(
+            Service(ServiceKey.fw(rng.choice((1, 2, 7, 0x80000001, 0xFFFFFFFF)), fam))
+        )
     proto = Protocol(rng.choice((6, 17, 132)))
     if kind < 0.7:
         addr: str | int = rng.choice((rng.getrandbits(32), 0x0A000000 + rng.getrandbits(4)))
     else:
         addr = ipaddress.IPv6Address(rng.getrandbits(32) << 96 | rng.getrandbits(2)).exploded
-    return ServiceStatus(Service(ServiceKey.of(proto, ipaddress.ip_address(addr), rng.choice((80, 443)))))
+    return ServiceStatus(
+        Service(ServiceKey.of(proto, ipaddress.ip_address(addr), rng.choice((80, 443))))
+    )
 
 
 def test_services_match_literal_msort_and_glibc() -> None:

@@ -22,15 +22,30 @@ CONN_PROC_FILE = "/proc/net/ip_vs_conn"
 def list_connections(session: Session, fmt: ListFormat) -> None:
     from pyipvs.conns import ConnTable
     from pyipvs.ipvs import netns_path
-    from pyipvs.names import NumericResolver, Resolver, SystemResolver
+    from pyipvs.names import Resolver, SystemResolver
 
     table = ConnTable(netns=netns_path(session.netns))
     try:
         cursor = table.open(stop_at_blank=True)
     except OSError as exc:
         raise Exit(1, f"cannot open file {CONN_PROC_FILE}") from exc
-    resolver: Resolver = NumericResolver() if fmt.numeric else SystemResolver()
     out = session.out
+    if fmt.numeric:
+        # Numeric lines are a pure function of each row: the C core writes
+        # them (a Python string per row would cost more than the kernel's read).
+        with cursor:
+            blocks = cursor.numeric_listing(fmt.persistent_conn)
+            block = next(blocks, None)
+            if cursor.counts.bytes_read == 0:
+                raise Exit(1, f"unexpected input from {CONN_PROC_FILE}")
+            out.lines(fmtmod.conn_header_lines(fmt.persistent_conn))
+            while block is not None:
+                out.write(block)
+                block = next(blocks, None)
+            if cursor.counts.blank:
+                raise Exit(1)
+        return
+    resolver: Resolver = SystemResolver()
     with cursor:
         chunks = cursor.row_chunks()
         first = next(chunks, None)

@@ -87,7 +87,7 @@ Real-server settings:
   -g, --gatewaying         direct routing (default)
   -i, --ipip               tunnelling
   -m, --masquerading       NAT
-  -w, --weight N           0 to 65535 (default 1)
+  -w, --weight N           0 to 2147483647 (default 1)
   -x, --u-threshold N      upper connection threshold (0 = none)
   -y, --l-threshold N      lower connection threshold
   --tun-type TYPE          ipip (default), gue or gre

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import io
+import signal
 import socket
 import subprocess
 import sys
@@ -140,6 +141,10 @@ def _init_errno(exc: IPVSError, netns: str | None) -> int:
 
 def entry() -> None:
     """The `pyipvsadm` console script."""
+    # Die of SIGPIPE and SIGINT as a C program does (`pyipvsadm -L | head`),
+    # instead of Python's BrokenPipeError and KeyboardInterrupt tracebacks.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             # Arguments that are not UTF-8 are echoed back byte for byte.

@@ -284,7 +284,8 @@ _HANDLERS: dict[str, Callable[[Entry, Token], None]] = {
     "masquerading": _forward,
     "ipip": _forward,
     "gatewaying": _forward,
-    "weight": _set_num("weight", 0, 65535, "illegal weight specified"),
+    # Debian's ipvsadm 1.31 takes weights up to INT_MAX (not 65535)
+    "weight": _set_num("weight", 0, INT_MAX, "illegal weight specified"),
     "u-threshold": _set_num("u_threshold", 0, INT_MAX, "illegal u_threshold specified"),
     "l-threshold": _set_num("l_threshold", 0, INT_MAX, "illegal l_threshold specified"),
     "mcast-interface": _set_str("mcast_ifn", IFNAME_MAX),

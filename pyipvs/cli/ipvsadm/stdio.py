@@ -38,7 +38,7 @@ class CStdout:
 
     __slots__ = ("_block", "_pending", "_size", "_target")
 
-    def __init__(self, target: TextIO, block: int | None | bool = True) -> None:
+    def __init__(self, target: TextIO, block: int | bool | None = True) -> None:
         self._target = target
         self._block: int | None = _block_size(target) if block is True else (block or None)
         self._pending: list[str] = []

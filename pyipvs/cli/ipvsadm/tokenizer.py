@@ -3,11 +3,12 @@
 ipvsadm 1.31 parses its arguments with libpopt 1.19, and several of its
 user-visible behaviours are popt's rather than ipvsadm's: short switches
 cluster (`-Lnt ADDR`), an argument may be attached (`-t10.0.0.1:80`,
-`-p600`, `-t=ADDR`), `--name=value` works but names are never abbreviated, a
-value given to a switch that takes none is an error (`-L=`, `--numeric=x`), single-dash long names are clusters (`-list` is `-l -i -s t`),
-a required argument is the next word even if it starts with '-', `-p`'s
-optional argument is the next word only if it does not, words that are not
-switches are collected for later (the command line is permuted), `--` ends the
+`-p600`, `-t=ADDR`), `--name=value` works but names are never abbreviated,
+a value given to a switch that takes none is an error (`-L=`, `--numeric=x`),
+single-dash long names are clusters (`-list` is `-l -i -s t`), a required
+argument is the next word even if it starts with '-', `-p`'s optional
+argument is the next word only if it does not, words that are not switches
+are collected for later (the command line is permuted), `--` ends the
 switches, and `!#:+` inside an argument is replaced by the next free word.
 Errors name the last word consumed, which is what popt's poptBadOption returns.
 
@@ -114,7 +115,8 @@ class Popt:
 
     def _argument(self, switch: Switch, long_arg: str | None) -> str | None:
         if switch.arg is Arg.NONE:
-            if long_arg is not None or (self._cluster is not None and self._cluster.startswith("=")):
+            given = self._cluster is not None and self._cluster.startswith("=")
+            if long_arg is not None or given:
                 raise PoptError(self._last_word(), UNWANTED_ARGUMENT)
             return None
         if long_arg is not None:
