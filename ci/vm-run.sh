@@ -12,6 +12,7 @@
 # PYIPVS_VM_KVM  1 to use KVM; default is TCG emulation, because nested KVM on
 #                the machines we run on fails inside qemu (see docs/testing.md).
 # PYIPVS_VM_TIMEOUT  seconds before the VM is killed (default 2400).
+# PYIPVS_VM_MEMORY   guest memory (default 2G); large connection tables need more.
 #
 # A VM that does not boot, or that never reaches the command, is a failure
 # (exit 97), never a skip.
@@ -70,7 +71,7 @@ echo "vm-run: booting $(basename "$image") (${accel[*]:-kvm})" >&2
 set +e
 cd "$here"
 timeout --kill-after=30 "${PYIPVS_VM_TIMEOUT:-2400}" \
-  "$vng" --run "$image" "${accel[@]}" --memory 2G --cpus 2 --rwdir="$here" \
+  "$vng" --run "$image" "${accel[@]}" --memory "${PYIPVS_VM_MEMORY:-2G}" --cpus 2 --rwdir="$here" \
   --exec "bash $here/ci/guest-setup.sh --from-file $state/cmd $state/status" \
   </dev/null 2>&1 | cat
 # Through a pipe: qemu reopens a redirected stdout with truncation, which

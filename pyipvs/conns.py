@@ -298,6 +298,13 @@ class ConnCursor:
         for chunk in self.row_chunks():
             yield from chunk
 
+    def numeric_listing(self, persistent_conn: bool = False) -> Iterator[str]:
+        """The rows as the lines of `ipvsadm -Lnc` (with `--persistent-conn`),
+        in blocks of text formatted by the C core; the cursor's filter does
+        not apply (ipvsadm has none)."""
+        while data := self._reader.listing(persistent_conn):
+            yield data.decode("utf-8", "surrogateescape")
+
     @property
     def counts(self) -> ConnCounts:
         return self._reader.counts()

@@ -351,3 +351,25 @@ def test_netns_open_reads_the_target_namespace() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("persistent", [False, True])
+def test_numeric_listing_matches_python_formatter(persistent: bool) -> None:
+    """The C core's -Lnc lines equal pyipvs.format.conn_line's, row for row,
+    on every fixture (IPv6, mixed families, PE data, odd states) and on a
+    generated table large enough to span several output blocks."""
+    from pyipvs.format import conn_line
+    from pyipvs.names import NumericResolver
+
+    texts = [p.read_bytes() for p in sorted(DATA.glob("*.txt"))]
+    texts.append((HEADER + "".join(kline(c) for c in random_conns(20000, seed=7))).encode())
+    for data in texts:
+        table = ConnTable(data=data)
+        with table.open(stop_at_blank=True) as cur:
+            want = "".join(
+                conn_line(r, True, persistent, NumericResolver()) + "\n" for r in cur.rows()
+            )
+        with table.open(stop_at_blank=True) as cur:
+            blocks = list(cur.numeric_listing(persistent))
+        assert "".join(blocks) == want
+        assert all(b.endswith("\n") for b in blocks)
