@@ -1,0 +1,396 @@
+"""Apply benchmark (benchmarks layer): `pyipvs apply` against clear-and-restore
+(`ipvsadm -C` + `ipvsadm -R`, and `pyipvsadm -R` after a clear) and against
+the kernel floor, on a live table where 1 % of the servers change. Needs
+root and IPVS, so it runs in the VM:
+
+    PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
+      '/work/venv/bin/python benchmarks/bench_apply.py 2000x10 10000x10'
+
+Per size: the live table is `benchmarks/gen_rules.py`'s, loaded with the
+batch engine into a fresh network namespace before each measurement; the
+desired table changes 1 % of its servers (0.6 % re-weighted, 0.2 % with
+another forwarding method, 0.2 % replaced by a server at another address),
+written as ipvsadm save text and as JSON. Every contestant's resulting
+table is compared with the desired one through `ipvsadm -Sn`.
+
+  pyipvs apply (save|json)  the program, on the file; wall time
+  ipvsadm -C + -R           both programs in the namespace; wall time
+  pyipvsadm -R after -C     `ipvsadm -C`, then `python -m pyipvs.cli.ipvsadm -R`
+  floor                     reading the table once (a GET_SERVICE dump and
+                            one GET_DEST dump per service on a raw netlink
+                            socket, nothing decoded) + sending the changes
+                            prebuilt by the C encoders (benchmarks/floor.py)
+  zero-change apply         `pyipvs apply` of the live table's own file,
+                            against reading the table: `ipvsadm -Sn`, the
+                            library's snapshot, and the read floor
+  in-process breakdown      load the file, read the table, plan, apply
+
+Process start-up (`python -c pass`, `python -c 'import pyipvs.cli.pyipvs'`)
+is measured in the same run. Only ratios within one run mean anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from benchmarks import floor
+from benchmarks.gen_rules import Rule, restore_text, rules
+from pyipvs import _native
+from pyipvs.format_save import save_lines
+from pyipvs.ipvs import IPVS
+from pyipvs.jsonable import to_jsonable
+from pyipvs.model import Forward, ServerStatus, ServiceKey, ServiceStatus
+from pyipvs.names import NumericResolver
+from pyipvs.reconcile import Table, apply_plan, loads, make_plan, read_live
+from pyipvs.sorting import sort_servers, sort_services
+
+PY = sys.executable
+ENV = {**os.environ, "PYTHONPATH": ROOT}
+PYIPVS = (
+    "import sys; from pyipvs.cli.pyipvs import main;"
+    " sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))"
+)
+NETNS_SETUP = """\
+link set lo up
+link add dummy0 type dummy
+link set dummy0 up
+address add 10.0.0.254/8 dev dummy0
+address add 2001:db8::fffe/32 dev dummy0 nodad
+"""
+CMD_GET_SERVICE = 4
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_DONE, NLMSG_ERROR = 3, 2
+_seq = iter(range(1_000_000))
+LOG: list[str] = []
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+    LOG.append(msg)
+
+
+def desired_of(table: list[Rule], seed: int = 7) -> list[Rule]:
+    """1 % of the servers changed: re-weighted, re-forwarded or replaced."""
+    rnd = random.Random(seed)
+    flat = [(i, j) for i, r in enumerate(table) for j in range(len(r.servers))]
+    picked = rnd.sample(flat, max(1, len(flat) // 100))
+    out = [list(r.servers) for r in table]
+    for n, (i, j) in enumerate(picked):
+        s = out[i][j]
+        if n % 5 < 3:
+            out[i][j] = dataclasses.replace(s, weight=(s.weight + 1) % 101)
+        elif n % 5 == 3:
+            svc = table[i].service.key
+            if s.forward == Forward.MASQ:
+                port = svc.port if not svc.is_fwmark else 0
+                out[i][j] = dataclasses.replace(s, forward=Forward.ROUTE, port=port)
+            else:
+                out[i][j] = dataclasses.replace(s, forward=Forward.MASQ, port=9000)
+        else:
+            a = s.address
+            new = (
+                ipaddress.IPv6Address(int(a) | 0xF000)
+                if a.version == 6
+                else ipaddress.IPv4Address(int(a) | 0x80)
+            )
+            out[i][j] = dataclasses.replace(s, address=new)
+    return [Rule(r.service, tuple(v)) for r, v in zip(table, out)]
+
+
+def json_text(table: list[Rule]) -> str:
+    return json.dumps(
+        {
+            "services": [
+                {"service": to_jsonable(r.service), "servers": [to_jsonable(s) for s in r.servers]}
+                for r in table
+            ]
+        }
+    )
+
+
+# --- namespaces and programs ---
+
+
+def new_netns(table: list[Rule]) -> str:
+    name = f"apply-{os.getpid()}-{next(_seq)}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "-batch", "-"], input=NETNS_SETUP, text=True, check=True)
+    with IPVS(name, timeout=600) as ipvs, ipvs.batch() as b:
+        for r in table:
+            b.add_service(r.service)
+            for s in r.servers:
+                b.add_server(r.service.key, s)
+    return name
+
+
+def drop(ns: str, commands: int) -> None:
+    subprocess.run(["ip", "netns", "del", ns], check=False)
+    time.sleep(1 + commands / 20000)  # the kernel tears the table down in the background
+
+
+def run_in(ns: str, argv: list[str], stdin: str = "") -> tuple[float, str, str, int]:
+    with tempfile.TemporaryFile("w+") as fin:
+        fin.write(stdin)
+        fin.seek(0)
+        t = time.perf_counter()
+        p = subprocess.run(
+            ["nsenter", f"--net=/run/netns/{ns}", *argv],
+            stdin=fin, capture_output=True, text=True, env=ENV,
+        )  # fmt: skip
+        return time.perf_counter() - t, p.stdout, p.stderr, p.returncode
+
+
+def saved(ns: str) -> str:
+    return run_in(ns, ["ipvsadm", "-Sn"])[1]
+
+
+# --- the floor ---
+
+
+def read_floor(ns: str, keys: list[ServiceKey]) -> float:
+    """One GET_SERVICE dump and one GET_DEST dump per service, on a raw
+    socket, replies received and not decoded. Requests are built first."""
+    h = _native.Handle(f"/run/netns/{ns}", 600_000)
+    fam = h.family_id
+    svc_req = struct.pack("=IHHII", 20, fam, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(
+        (CMD_GET_SERVICE, 1, 0, 0)
+    )
+    reqs = [_native.encode_dests_dump(k, family_id=fam, seq=i + 2) for i, k in enumerate(keys)]
+    with socket.socket(fileno=os.dup(h.fileno())) as s:
+        t = time.perf_counter()
+        for req in (svc_req, *reqs):
+            s.send(req)
+            done = False
+            while not done:
+                data = s.recv(1 << 16)
+                off = 0
+                while off < len(data):
+                    length, mtype = struct.unpack_from("=IH", data, off)
+                    if mtype in (NLMSG_DONE, NLMSG_ERROR):
+                        done = True
+                    off += (length + 3) & ~3
+        dt = time.perf_counter() - t
+    h.close()
+    return dt
+
+
+def send_floor(ns: str, plan_table: Table, desired: Table) -> float:
+    """The plan's commands, prebuilt by the C encoders, sent in chunks."""
+    from pyipvs.reconcile import Action
+
+    h = _native.Handle(f"/run/netns/{ns}", 600_000)
+    fam = h.family_id
+    changes = make_plan(plan_table, desired).changes
+    part, chunks = [], []
+    for i, c in enumerate(changes):
+        last = i == len(changes) - 1 or (i + 1) % floor.CHUNK == 0
+        kw = {"family_id": fam, "seq": i + 1,
+              "flags": _native.NLM_DOIT if last else _native.NLM_REQUEST}  # fmt: skip
+        cmd = {Action.ADD_SERVER: _native.CMD_NEW_DEST, Action.EDIT_SERVER: _native.CMD_SET_DEST,
+               Action.DELETE_SERVER: _native.CMD_DEL_DEST}[c.action]  # fmt: skip
+        server = c.server
+        assert server is not None
+        part.append(_native.encode_dest(cmd, c.key, server, **kw))
+        if last:
+            chunks.append((b"".join(part), i + 1))
+            part = []
+    with socket.socket(fileno=os.dup(h.fileno())) as s:
+        t = time.perf_counter()
+        failures = floor.send(s, chunks)
+        dt = time.perf_counter() - t
+    h.close()
+    assert failures == 0, failures
+    return dt
+
+
+def sorted_save(table: Table) -> str:
+    """The table as `ipvsadm -Sn` prints it (its order, its spelling)."""
+    resolver = NumericResolver()
+    lines: list[str] = []
+    for st in sort_services([ServiceStatus(svc) for svc in table.services]):
+        servers = sort_servers([ServerStatus(s) for s in table.servers_of(st.key)])
+        lines += save_lines(st, servers, True, resolver)
+    return "".join(line + "\n" for line in lines)
+
+
+def to_table(table: list[Rule]) -> Table:
+    return Table.of((r.service, r.servers) for r in table)
+
+
+# --- one size ---
+
+
+def bench(s: int, n: int, skip: set[str], timeout: float) -> dict[str, float]:
+    live_rules = rules(s, n)
+    want_rules = desired_of(live_rules)
+    live, want = to_table(live_rules), to_table(want_rules)
+    commands = s * (n + 1)
+    files = {}
+    for name, text in (
+        ("save", restore_text(want_rules)),
+        ("json", json_text(want_rules)),
+        ("save0", restore_text(live_rules)),
+        ("json0", json_text(live_rules)),
+    ):
+        with tempfile.NamedTemporaryFile("w", suffix=".json" if "json" in name else ".rules",
+                                         delete=False) as f:  # fmt: skip
+            f.write(text)
+        files[name] = f.name
+    plan = make_plan(live, want)
+    log(f"{s}x{n}: {commands} commands, the plan has {len(plan)} changes {plan.counts()}")
+    reference = sorted_save(want)  # what `ipvsadm -Sn` must print afterwards
+    out: dict[str, float] = {}
+
+    def measure(name: str, fn: Callable[[str], float], check: str | None = "want") -> None:
+        if name in skip:
+            return
+        ns = new_netns(live_rules)
+        try:
+            dt = fn(ns)
+            table = saved(ns) if check else ""
+        finally:
+            drop(ns, commands)
+        ok = ""
+        if check == "want":
+            ok = " identical" if table == reference else " TABLE DIFFERS"
+        out[name] = dt
+        log(f"  {s}x{n} {name}: {dt:.3f} s{ok}")
+
+    def program(argv: list[str], stdin: str = "", note: bool = False) -> Callable[[str], float]:
+        def fn(ns: str) -> float:
+            dt, so, se, rc = run_in(ns, argv, stdin)
+            if rc != 0:
+                log(f"    exit {rc}: {se.strip()[-300:]}")
+            if note:
+                log(f"    {so.strip()[-400:]}")
+            return dt
+
+        return fn
+
+    def clear_restore(restore: list[str]) -> Callable[[str], float]:
+        def fn(ns: str) -> float:
+            t1 = run_in(ns, ["ipvsadm", "-C"])[0]
+            t2, _, se, rc = run_in(
+                ns, ["timeout", str(timeout), *restore], restore_text(want_rules)
+            )
+            if rc != 0:
+                log(f"    exit {rc} (124: over {timeout:.0f} s): {se.strip()[-200:]}")
+            return t1 + t2
+
+        return fn
+
+    def in_process(ns: str) -> float:
+        t0 = time.perf_counter()
+        with open(files["save"]) as f:
+            desired = loads(f.read(), "save")
+        t1 = time.perf_counter()
+        with open(files["json"]) as f:
+            loads(f.read(), "json")
+        t2 = time.perf_counter()
+        with IPVS(ns, timeout=600) as ipvs:
+            have = read_live(ipvs)
+            t3 = time.perf_counter()
+            p = make_plan(have, desired)
+            t4 = time.perf_counter()
+            r = apply_plan(ipvs, p)
+            t5 = time.perf_counter()
+        assert r.ok
+        for k, v in (("load save", t1 - t0), ("load json", t2 - t1), ("read live", t3 - t2),
+                     ("plan", t4 - t3), ("apply", t5 - t4)):  # fmt: skip
+            out[f"in-process {k}"] = v
+            log(f"    in-process {k}: {v:.3f} s")
+        return t5 - t2 + (t1 - t0)
+
+    def floor_fn(ns: str) -> float:
+        r = read_floor(ns, [x.service.key for x in live_rules])
+        w = send_floor(ns, live, want)
+        out["floor read"], out["floor send"] = r, w
+        log(f"    floor: read {r:.3f} s + send {w:.3f} s")
+        return r + w
+
+    def snapshot(ns: str) -> float:
+        with IPVS(ns, timeout=600) as ipvs:
+            t = time.perf_counter()
+            ipvs.snapshot()
+            return time.perf_counter() - t
+
+    apply_argv = [PY, "-c", PYIPVS, "apply"]
+    keys = [x.service.key for x in live_rules]
+    # Cheapest first: under emulation a 10k x 10 run takes long, and what
+    # was measured is logged as it comes.
+    measure("floor", floor_fn)
+    measure("read floor", lambda ns: read_floor(ns, keys), None)
+    measure("ipvsadm -Sn (reading the table)", program(["ipvsadm", "-Sn"]), None)
+    measure("library snapshot (in process)", snapshot, None)
+    measure("pyipvs apply (JSON file)", program([*apply_argv, files["json"]], note=True))
+    measure("zero-change pyipvs apply (JSON file)",
+            program([*apply_argv, files["json0"]], note=True), None)  # fmt: skip
+    measure("pyipvs apply (save file)", program([*apply_argv, files["save"]], note=True))
+    measure("zero-change pyipvs apply (save file)",
+            program([*apply_argv, files["save0"]], note=True), None)  # fmt: skip
+    measure("in-process apply", in_process)
+    measure("ipvsadm -C + ipvsadm -R", clear_restore(["ipvsadm", "-R"]))
+    measure("pyipvsadm -R after ipvsadm -C",
+            clear_restore([PY, "-m", "pyipvs.cli.ipvsadm", "-R"]))  # fmt: skip
+    for f in files.values():
+        os.unlink(f)
+    return out
+
+
+def startup() -> dict[str, float]:
+    def best(argv: list[str]) -> float:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run(argv, check=True, env=ENV, capture_output=True)
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    return {
+        "python -c pass": best([PY, "-c", "pass"]),
+        "python -c 'import pyipvs.cli.pyipvs'": best([PY, "-c", "import pyipvs.cli.pyipvs"]),
+        "ipvsadm -v": best(["ipvsadm", "-v"]),
+    }
+
+
+def main(argv: list[str]) -> int:
+    skip: set[str] = set()
+    timeout = 1800.0
+    sizes = []
+    args = iter(argv[1:])
+    for a in args:
+        if a == "--skip":
+            skip |= {x.strip() for x in next(args).split(",")}
+        elif a == "--timeout":
+            timeout = float(next(args))
+        else:
+            sizes.append(tuple(int(x) for x in a.split("x")))
+    with open("/proc/cpuinfo") as f:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+    log(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {os.uname().release}, "
+        f"Python {sys.version.split()[0]}")  # fmt: skip
+    starts = startup()
+    for k, v in starts.items():
+        log(f"start-up {k}: {v:.3f} s")
+    results = {f"{s}x{n}": bench(s, n, skip, timeout) for s, n in sizes}
+    print(json.dumps({"startup": starts, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

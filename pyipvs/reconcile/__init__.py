@@ -1,0 +1,48 @@
+"""Declarative reconciliation: make the live IPVS table equal a desired one,
+changing only what differs (top layer: typed Python over `pyipvs.ipvs` and
+`pyipvs.batch`).
+
+    from pyipvs import IPVS
+    from pyipvs.reconcile import Scope, load
+
+    with IPVS() as ipvs:
+        plan = ipvs.diff(load("ipvs.rules"))        # or a .json / .yaml file
+        for line in plan_lines(plan): print(line)
+        result = ipvs.apply(plan, atomic=True)
+
+Modules: `table` (the settings-only table and reading the live one),
+`desired` (loading files: ipvsadm save format, JSON, YAML), `fromjson`
+(JSON data to the model), `plan` (pure planning), `apply` (the batch
+engine), `render` (text and JSON). docs/reconcile.md has the details.
+"""
+
+from __future__ import annotations
+
+from .apply import ApplyResult, apply_plan
+from .desired import DesiredError, load, loads, parse_data, parse_save
+from .plan import Action, Change, Plan, Scope, live_filter, make_plan
+from .render import change_line, plan_json, plan_lines, result_json, summary
+from .table import Table, read_live
+
+__all__ = [
+    "Action",
+    "ApplyResult",
+    "Change",
+    "DesiredError",
+    "Plan",
+    "Scope",
+    "Table",
+    "apply_plan",
+    "change_line",
+    "live_filter",
+    "load",
+    "loads",
+    "make_plan",
+    "parse_data",
+    "parse_save",
+    "plan_json",
+    "plan_lines",
+    "read_live",
+    "result_json",
+    "summary",
+]
