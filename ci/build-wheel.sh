@@ -106,7 +106,7 @@ make_venv() {
   rm -rf "$venv"
   "$base" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel" pytest
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[yaml,exporter]" pytest
   check_installed "$venv/bin/python"
   t=$(mktemp -d)
   cat > "$t/test_installed.py" <<EOF

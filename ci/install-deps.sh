@@ -13,6 +13,8 @@ PKGS=(
   linux-image-6.12-amd64
   # traffic for data-path and connection-table tests
   socat
+  # pyipvs top is driven in a real terminal under tmux (tests/kernel/test_top.py)
+  tmux
 )
 
 missing=()

@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 here=$PWD
 
 bash ci/setup.sh
+echo "== lint (ruff, ruff format, mypy --strict, stub of the compiled module)"
+PYTHON="$here/.venv/bin/python" bash ci/lint.sh
 bash ci/build-wheel.sh
 wv="$here/.venv-wheel"
 
