@@ -84,7 +84,10 @@ def check_key(key: ServiceKey) -> None:
     if key.is_fwmark:
         _int("fwmark", key.fwmark, 1, U32_MAX)
         return
-    _int("protocol", key.protocol, 0, 0xFFFF)
+    # The attribute is 16 bits wide and the kernel's netlink path stores any
+    # value (6.1 accepted 300), but IP protocol numbers are 8 bits: a larger
+    # one would make a service no packet can ever match.
+    _int("protocol", key.protocol, 0, 0xFF)
     _int("port", key.port, 0, 0xFFFF)
     want = ipaddress.IPv6Address if family == Family.INET6 else ipaddress.IPv4Address
     if not isinstance(key.address, want):

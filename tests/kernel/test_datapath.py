@@ -26,6 +26,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -162,7 +163,13 @@ def _exercise(t: Topo, forward_flag: str, expect_fwd: str) -> None:
     # and counters that ipvsadm reads the same way.
     entries = list(ConnTable(netns=t.director.path).connections(ConnFilter.server(RIP, PORT)))
     assert len(entries) == 3 and {str(e.caddr) for e in entries} == {CLIENT}
-    stats = t.director.ipvsadm_out("-Ln", "--stats", "--exact").split()
+    # Listed counters are the per-CPU ones summed by the kernel's estimator,
+    # which runs every 2 s: wait for a pass (at most a few) before reading.
+    for _ in range(12):
+        stats = t.director.ipvsadm_out("-Ln", "--stats", "--exact").split()
+        if stats[stats.index(f"{RIP}:{PORT}") + 1] != "0":
+            break
+        time.sleep(0.5)
     assert stats[stats.index(f"{RIP}:{PORT}") + 1] == "3", stats  # Conns column
 
 

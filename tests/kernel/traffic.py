@@ -127,7 +127,7 @@ def build() -> str:
     exe = os.path.join(out_dir, "trafficgen")
     if not os.access(exe, os.X_OK):
         os.makedirs(out_dir, exist_ok=True)
-        tmp = f"{exe}.{os.getpid()}"
+        tmp = f"{exe}.{os.getpid()}.{os.urandom(4).hex()}"  # two VMs may share a pid
         subprocess.run(["gcc", "-O2", "-o", tmp, _SOURCE], check=True)
         os.replace(tmp, exe)
     _built = exe
