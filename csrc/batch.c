@@ -300,14 +300,6 @@ static int sock_set(int fd, int force_opt, int opt, int size)
     return -errno;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_readable(struct run *x, long deadline)
 {
     struct pollfd p = {.fd = x->fd, .events = POLLIN};
@@ -316,7 +308,7 @@ static int wait_readable(struct run *x, long deadline)
     for (;;) {
         wait = -1;
         if (x->timeout_ms > 0) {
-            long left = deadline - now_ms();
+            long left = deadline - core_now_ms();
             wait = left > 0 ? (int)left : 0;
         }
         r = poll(&p, 1, wait);
@@ -331,18 +323,7 @@ static int wait_readable(struct run *x, long deadline)
 
 static int send_chunk(struct run *x, const unsigned char *p, size_t len)
 {
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-    ssize_t n;
-
-    for (;;) {
-        n = sendto(x->fd, p, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
-        if (n == (ssize_t)len)
-            return 0;
-        if (n >= 0)
-            return -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
-    }
+    return core_send(x->h, p, len);
 }
 
 /* One error reply: record it if it names a command of the chunk [i, j) whose
@@ -373,7 +354,7 @@ static int on_error(struct run *x, const struct nlmsghdr *nlh, size_t i, size_t 
  * the whole chunk before sendmsg returned, draining the queue then suffices. */
 static int collect(struct run *x, size_t i, size_t j, uint32_t s0, int *overrun)
 {
-    long deadline = now_ms() + x->timeout_ms;
+    long deadline = core_now_ms() + x->timeout_ms;
     struct sockaddr_nl from;
     struct iovec iov = {.iov_base = x->b->rbuf, .iov_len = RECV_SIZE};
     struct msghdr m;
@@ -394,21 +375,21 @@ static int collect(struct run *x, size_t i, size_t j, uint32_t s0, int *overrun)
         m.msg_namelen = sizeof(from);
         m.msg_iov = &iov;
         m.msg_iovlen = 1;
-        n = recvmsg(x->fd, &m, MSG_DONTWAIT);
+        n = core_recvmsg(x->h, &m, MSG_DONTWAIT);
         if (n < 0) {
-            if (errno == EINTR)
+            if (n == -EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (n == -EAGAIN || n == -EWOULDBLOCK) {
                 if (*overrun)
                     return 0;
                 continue;
             }
-            if (errno == ENOBUFS) {
+            if (n == -ENOBUFS) {
                 *overrun = 1;
                 x->r->overruns++;
                 continue;
             }
-            return -errno;
+            return (int)n;
         }
         if (from.nl_pid != 0 || (m.msg_flags & MSG_TRUNC))
             continue;

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <linux/netlink.h>
 
 #include "pyipvs.h"
@@ -32,6 +35,21 @@ uint32_t core_next_seq(struct pyipvs_handle *h);
  * the handle's wait bound, and marking it unusable after a failed wait. */
 int core_timeout_ms(const struct pyipvs_handle *h);
 void core_mark_broken(struct pyipvs_handle *h);
+
+/* Every send to and receive from the kernel goes through these. Generic
+ * netlink runs a request inside the sender's sendmsg(), and a dump's next part
+ * inside recvmsg(); there IPVS waits for its mutex uninterruptibly, so no
+ * poll() timeout can bound it. They record when the current call started
+ * (pyipvs_handle_busy_ms: the caller's watchdog in pyipvs/runner.py reads it
+ * from another thread) and refuse to start one on an abandoned handle, so a
+ * call the caller gave up on sends nothing more once the kernel lets go.
+ * Same results as sendto() (whole datagram or -EMSGSIZE, EINTR retried),
+ * recvmsg() and recvmmsg(), errors as negative errnos. */
+int core_send(struct pyipvs_handle *h, const void *buf, size_t len);
+ssize_t core_recvmsg(struct pyipvs_handle *h, struct msghdr *m, int flags);
+struct mmsghdr; /* <sys/socket.h> defines it under _GNU_SOURCE */
+int core_recvmmsg(struct pyipvs_handle *h, struct mmsghdr *v, unsigned int n, int flags);
+long core_now_ms(void);
 
 /* The reply stream of one request, walked one received datagram at a time
  * (nl.c; the replay entry point in replay.c feeds it recorded datagrams). */

@@ -53,6 +53,8 @@ struct pyipvs_handle {
     int timeout_ms;      /* <= 0: wait forever */
     int broken;          /* replies may be out of step: reopen */
     unsigned char *rbuf;
+    long busy_since_ms;  /* start of the send/receive in progress, 0: none (atomic) */
+    int abandoned;       /* the caller gave up: start no more (atomic) */
 };
 
 /* libnl reports its own codes; these matter only while connecting, where the
@@ -248,23 +250,79 @@ void core_mark_broken(struct pyipvs_handle *h)
     h->broken = 1;
 }
 
-static int send_request(struct pyipvs_handle *h, const void *req, size_t len)
+static int io_begin(struct pyipvs_handle *h)
+{
+    if (__atomic_load_n(&h->abandoned, __ATOMIC_ACQUIRE)) {
+        h->broken = 1;
+        return -ETIMEDOUT;
+    }
+    __atomic_store_n(&h->busy_since_ms, core_now_ms(), __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void io_end(struct pyipvs_handle *h)
+{
+    __atomic_store_n(&h->busy_since_ms, 0, __ATOMIC_RELEASE);
+}
+
+int core_send(struct pyipvs_handle *h, const void *buf, size_t len)
 {
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     ssize_t n;
+    int rc = io_begin(h);
 
+    if (rc < 0)
+        return rc;
     for (;;) {
-        n = sendto(h->fd, req, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
-        if (n == (ssize_t)len)
-            return 0;
-        if (n >= 0)
-            return -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
+        n = sendto(h->fd, buf, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
+        if (n >= 0 || errno != EINTR)
+            break;
     }
+    rc = n == (ssize_t)len ? 0 : n >= 0 ? -EMSGSIZE : -errno;
+    io_end(h);
+    return rc;
 }
 
-static long now_ms(void)
+ssize_t core_recvmsg(struct pyipvs_handle *h, struct msghdr *m, int flags)
+{
+    ssize_t n;
+    int rc = io_begin(h);
+
+    if (rc < 0)
+        return rc;
+    n = recvmsg(h->fd, m, flags);
+    if (n < 0)
+        n = -errno;
+    io_end(h);
+    return n;
+}
+
+int core_recvmmsg(struct pyipvs_handle *h, struct mmsghdr *v, unsigned int n, int flags)
+{
+    int got, rc = io_begin(h);
+
+    if (rc < 0)
+        return rc;
+    got = recvmmsg(h->fd, v, n, flags, NULL);
+    if (got < 0)
+        got = -errno;
+    io_end(h);
+    return got;
+}
+
+long pyipvs_handle_busy_ms(const struct pyipvs_handle *h)
+{
+    long since = __atomic_load_n(&h->busy_since_ms, __ATOMIC_ACQUIRE);
+
+    return since ? core_now_ms() - since + 1 : 0;
+}
+
+void pyipvs_handle_abandon(struct pyipvs_handle *h)
+{
+    __atomic_store_n(&h->abandoned, 1, __ATOMIC_RELEASE);
+}
+
+long core_now_ms(void)
 {
     struct timespec ts;
 
@@ -272,12 +330,19 @@ static long now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int readable_now(const struct pyipvs_handle *h)
+{
+    struct pollfd p = {.fd = h->fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) != 0; /* an error: let the receive report it */
+}
+
 /* One bounded wait. A timeout leaves a reply possibly still on its way, so
  * the handle is marked broken rather than trusted with the next request. */
 static int wait_readable(struct pyipvs_handle *h)
 {
     struct pollfd p = {.fd = h->fd, .events = POLLIN};
-    long deadline = now_ms() + h->timeout_ms;
+    long deadline = core_now_ms() + h->timeout_ms;
     int wait = h->timeout_ms > 0 ? h->timeout_ms : -1;
     int r;
 
@@ -294,7 +359,7 @@ static int wait_readable(struct pyipvs_handle *h)
             return -errno;
         }
         if (h->timeout_ms > 0) {
-            wait = (int)(deadline - now_ms());
+            wait = (int)(deadline - core_now_ms());
             if (wait < 0)
                 wait = 0;
         }
@@ -311,11 +376,11 @@ static ssize_t receive(struct pyipvs_handle *h)
                        .msg_iovlen = 1};
     ssize_t n;
 
-    n = recvmsg(h->fd, &m, MSG_DONTWAIT);
+    n = core_recvmsg(h, &m, MSG_DONTWAIT);
     if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN)
+        if (n == -EINTR || n == -EAGAIN)
             return 0;
-        return -errno; /* ENOBUFS: the kernel dropped replies */
+        return n; /* ENOBUFS: the kernel dropped replies */
     }
     if (m.msg_flags & MSG_TRUNC)
         return -EMSGSIZE;
@@ -398,9 +463,18 @@ int core_transact(struct pyipvs_handle *h, const void *req, size_t len, int dump
 
     if (h->broken)
         return -ENOTCONN;
-    rc = send_request(h, req, len);
+    rc = core_send(h, req, len);
     if (rc < 0)
         return rc;
+    /* The kernel handles a request inside sendmsg() and queues its ACK or
+     * error before sendmsg() returns, except when the handler returns -EINTR:
+     * netlink_rcv_skb() then sends nothing at all. IPVS does that when a sync
+     * daemon is stopped before its thread first ran (kthread_stop() gives
+     * -EINTR; seen on 6.1 under load, start then stop). Nothing queued now
+     * means no answer is coming: say so instead of waiting out the timeout
+     * (ipvsadm 1.31 waits for ever). */
+    if (!dump && !readable_now(h))
+        return -EINTR;
 
     while (!w.done) {
         ssize_t n;

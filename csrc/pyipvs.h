@@ -150,6 +150,14 @@ void pyipvs_free(void *p);
 int pyipvs_handle_broken(const struct pyipvs_handle *h);
 /* The resolved generic netlink id of the IPVS family (for the encoders). */
 int pyipvs_handle_family(const struct pyipvs_handle *h);
+/* For a watchdog on another thread (pyipvs/runner.py). busy_ms: how long the
+ * send or receive in progress on h has been running (0: none; poll() waits
+ * are not counted, they are bounded by the timeout). A stalled IPVS holds a
+ * caller inside sendmsg()/recvmsg() where no timeout reaches. abandon: the
+ * caller gave up on h; whatever call is running ends at its next send or
+ * receive with -ETIMEDOUT and nothing more is sent. Safe from any thread. */
+long pyipvs_handle_busy_ms(const struct pyipvs_handle *h);
+void pyipvs_handle_abandon(struct pyipvs_handle *h);
 
 /* --- encoders: one complete request message, nothing sent --- */
 

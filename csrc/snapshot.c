@@ -84,14 +84,6 @@ static void rx_arm(struct rx *r)
     }
 }
 
-static long mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Receive whatever is queued (at least one datagram), waiting only if
  * nothing is: returns the number of datagrams or a negative errno. */
 static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
@@ -100,19 +92,19 @@ static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
         int n;
 
         rx_arm(r);
-        n = recvmmsg(fd, r->msgs, RX_SLOTS, MSG_DONTWAIT, NULL);
+        n = core_recvmmsg(h, r->msgs, RX_SLOTS, MSG_DONTWAIT);
         if (n > 0)
             return n;
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        if (n < 0 && n != -EAGAIN && n != -EINTR) {
             core_mark_broken(h);
-            return -errno; /* ENOBUFS: replies were dropped */
+            return n; /* ENOBUFS: replies were dropped */
         }
-        if (n < 0 && errno == EAGAIN) {
+        if (n == -EAGAIN) {
             struct pollfd p = {.fd = fd, .events = POLLIN};
             int tmo = core_timeout_ms(h), wait = -1, rc;
 
             if (tmo > 0) {
-                wait = (int)(deadline - mono_ms());
+                wait = (int)(deadline - core_now_ms());
                 if (wait < 0)
                     wait = 0;
             }
@@ -126,22 +118,6 @@ static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
                 return -errno;
             }
         }
-    }
-}
-
-static int send_all(int fd, const void *req, size_t len)
-{
-    struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
-
-    for (;;) {
-        ssize_t n = sendto(fd, req, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
-
-        if (n == (ssize_t)len)
-            return 0;
-        if (n >= 0)
-            return -EMSGSIZE;
-        if (errno != EINTR)
-            return -errno;
     }
 }
 
@@ -159,10 +135,10 @@ static int dump_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs
     len = pyipvs_encode_dests_dump(req, sizeof(req), core_family(h), seq, svc);
     if (len < 0)
         return len;
-    rc = send_all(fd, req, (size_t)len);
+    rc = core_send(h, req, (size_t)len);
     if (rc < 0)
         return rc;
-    deadline = mono_ms() + core_timeout_ms(h);
+    deadline = core_now_ms() + core_timeout_ms(h);
     while (!done) {
         int got = rx_some(h, r, fd, deadline);
 

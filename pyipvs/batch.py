@@ -365,7 +365,7 @@ class _Run:
         # After a timeout the socket may still receive a late reply: roll
         # back over a new one.
         if self.h.broken:
-            self.h = _native.Handle(self.b._ipvs._netns, self.b._ipvs._timeout_ms)
+            self.h = self.b._ipvs._reopen()
         return self.h
 
     def _failure(self, err: int, note: str, rolled_back: bool) -> IPVSError:

@@ -71,6 +71,17 @@ class Handle:
     def fileno(self) -> int:
         return int(lib.pyipvs_handle_fd(self._h))
 
+    def busy_ms(self) -> int:
+        """How long the send or receive in progress has run (0: none).
+        Read from another thread by pyipvs.runner's watchdog."""
+        h = self._h
+        return int(lib.pyipvs_handle_busy_ms(h)) if h is not None else 0
+
+    def abandon(self) -> None:
+        """The caller gave up: the running call sends nothing more."""
+        if self._h is not None:
+            lib.pyipvs_handle_abandon(self._h)
+
     def set_rcvbuf(self, size: int) -> int:
         """Test knob: force the socket's receive buffer; returns the kernel's
         accounting of it (about twice size). See tests/kernel/test_faults.py."""

@@ -279,8 +279,8 @@ def test_library_refuses_bad_values_before_sending(netns: Netns) -> None:
     # One namespace for every case: each must fail before the handle is used.
     problems = []
     with IPVS(netns.name) as ipvs:
-        spy = _Spy(ipvs._handle)
-        ipvs._handle = spy  # type: ignore[assignment]
+        spy = _Spy(ipvs._runner._handle)
+        ipvs._runner._handle = spy  # type: ignore[assignment]
         for what, call in BAD_CALLS:
             try:
                 call(ipvs)
@@ -293,7 +293,7 @@ def test_library_refuses_bad_values_before_sending(netns: Netns) -> None:
             if spy.calls:
                 problems.append(f"{what}: reached the kernel via {spy.calls}")
                 spy.calls.clear()
-        ipvs._handle = spy.real
+        ipvs._runner._handle = spy.real
     assert problems == []
     assert netns.ipvsadm_out("-Sn") == ""
 

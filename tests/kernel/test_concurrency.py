@@ -89,7 +89,7 @@ def test_threads_sharing_one_handle(netns: Netns) -> None:
         for t in readers:
             t.join(60)
         assert not any(t.is_alive() for t in writers + readers)
-        assert not ipvs._handle or not ipvs._handle.broken
+        assert not ipvs._runner._handle or not ipvs._runner._handle.broken
     assert problems == []
     assert all(r > 0 for r in rounds) and len(rounds) == 2
     assert _saved(netns) == _expected(range(WRITERS))

@@ -71,6 +71,7 @@ class Tally:
     finals: int = 0
     finals_ok: int = 0
     slow: list[str] = field(default_factory=list)
+    quiet: list[str] = field(default_factory=list)
 
 
 TALLY = Tally()
@@ -88,6 +89,8 @@ def _report(request: pytest.FixtureRequest) -> Iterator[None]:
         )
         for line in TALLY.slow:
             tr.write_line("  slow reference step: " + line)
+        for line in TALLY.quiet:
+            tr.write_line("  identical only when re-run alone: " + line)
 
 
 def _bytes(text: str) -> bytes:
@@ -150,11 +153,14 @@ def run_reference(
         with open(script, "w") as sf:
             sf.write("\n".join(lines) + "\n")
         enter = ["unshare", "--net", "--"] if ns is None else ["nsenter", f"--net={ns.path}"]
+        # Bounded: ipvsadm waits for ever for a reply the kernel never sends
+        # (a sync daemon stopped before its thread ran; see test_faults.py).
         proc = subprocess.run(
             [*enter, "bash", script],
             env={"PATH": _ref_path(), "LC_ALL": "C"},
             capture_output=True,
             check=False,
+            timeout=900,
         )
         assert proc.returncode != 99, "could not set up the reference namespace"
         results = []
@@ -246,6 +252,45 @@ def _expected(want: Result, st: Step) -> Result:
     return Result(want.status, stdout, want.stderr, want.ms)
 
 
+class SharedLock:
+    """Many holders of `shared` at once, or one of `exclusive`; a waiting
+    exclusive holder goes first. Everything that changes IPVS in some
+    namespace holds `shared`; a quiet re-run holds `exclusive`."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holders = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive and not self._waiting)
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holders -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._exclusive and not self._holders)
+            self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+_kernel = SharedLock()
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ipvsadm-ref")
 _dropper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netns-drop")
 _futures: dict[str, Future[tuple[list[Result], list[Result]]]] = {}
@@ -257,6 +302,11 @@ _MNT_DETACH = 2
 
 def _drop(ns: Netns) -> None:
     """`ip netns del` without the process start: detach and remove the mount."""
+    with _kernel.shared():
+        _drop_now(ns)
+
+
+def _drop_now(ns: Netns) -> None:
     if _libc.umount2(ns.path.encode(), _MNT_DETACH) != 0:
         drop_netns(ns)
         return
@@ -268,10 +318,15 @@ def _reference_case(case: Case) -> tuple[list[Result], list[Result]]:
     return run_reference(None, case.steps, case.final)
 
 
+def _pooled_reference(case: Case) -> tuple[list[Result], list[Result]]:
+    with _kernel.shared():
+        return _reference_case(case)
+
+
 def reference(case: Case) -> tuple[list[Result], list[Result]]:
     fut = _futures.get(case.name)
     if fut is None:
-        fut = _futures[case.name] = _pool.submit(_reference_case, case)
+        fut = _futures[case.name] = _pool.submit(_pooled_reference, case)
     return fut.result()
 
 
@@ -282,7 +337,7 @@ def _pools(request: pytest.FixtureRequest) -> Iterator[None]:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
         if isinstance(case, Case) and case.name not in _futures:
-            _futures[case.name] = _pool.submit(_reference_case, case)
+            _futures[case.name] = _pool.submit(_pooled_reference, case)
     yield
     for fut in _futures.values():
         fut.cancel()
@@ -305,8 +360,9 @@ def _params() -> list[object]:
     return out
 
 
-@pytest.mark.parametrize("case", _params())
-def test_differential(case: Case) -> None:
+def _run_ours_case(case: Case) -> tuple[list[Result], dict[int, Result], list[Result]]:
+    """Our side of a case in a fresh namespace: our results per step, ipvsadm's
+    crosscheck listings taken in that namespace, and ipvsadm's final dumps."""
     our_ns = make_netns()
     cross: dict[int, Result] = {}
     pending: list[int] = []  # crosscheck steps ipvsadm has yet to run in our namespace
@@ -332,25 +388,98 @@ def test_differential(case: Case) -> None:
         got_final = crosscheck(case.final)
     finally:
         _dropper.submit(_drop, our_ns)  # slow under emulation: off the critical path
-    want_steps, want_final = reference(case)
-    want_steps = [cross.get(i, want) for i, want in enumerate(want_steps)]
-    problems = []
-    TALLY.cases += 1
+    return got_steps, cross, got_final
+
+
+@dataclass
+class Compared:
+    problems: list[str]
+    steps_ok: int
+    finals_ok: int
+
+
+def _compare(
+    case: Case,
+    ours: tuple[list[Result], dict[int, Result], list[Result]],
+    ref: tuple[list[Result], list[Result]],
+) -> Compared:
+    got_steps, cross, got_final = ours
+    want_steps = [cross.get(i, want) for i, want in enumerate(ref[0])]
+    out = Compared([], 0, 0)
     for st, want, got in zip(case.steps, want_steps, got_steps, strict=True):
-        if want.ms > 3000:
-            TALLY.slow.append(f"{want.ms} ms  {case.name}: ipvsadm {st.label()[:100]}")
-        TALLY.steps += 1
         want = _expected(want, st)
         if want == got:
-            TALLY.steps_ok += 1
+            out.steps_ok += 1
         else:
-            problems.append(_describe("ipvsadm " + st.label(), want, got))
-    for f, want, got in zip(case.final, want_final, got_final, strict=True):
-        TALLY.finals += 1
+            out.problems.append(_describe("ipvsadm " + st.label(), want, got))
+    for f, want, got in zip(case.final, ref[1], got_final, strict=True):
         if want == got:
-            TALLY.finals_ok += 1
+            out.finals_ok += 1
         else:
-            problems.append(_describe("final state: ipvsadm " + " ".join(f), want, got))
-    if not problems:
+            out.problems.append(_describe("final state: ipvsadm " + " ".join(f), want, got))
+    return out
+
+
+@pytest.mark.parametrize("case", _params())
+def test_differential(case: Case) -> None:
+    with _kernel.shared():
+        ours = _run_ours_case(case)
+    ref = reference(case)
+    for st, want in zip(case.steps, ref[0], strict=True):
+        if want.ms > 3000:
+            TALLY.slow.append(f"{want.ms} ms  {case.name}: ipvsadm {st.label()[:100]}")
+    result = _compare(case, ours, ref)
+    if result.problems:
+        result = _quiet_rerun(case, ours, result)
+    TALLY.cases += 1
+    TALLY.steps += len(case.steps)
+    TALLY.finals += len(case.final)
+    TALLY.steps_ok += result.steps_ok
+    TALLY.finals_ok += result.finals_ok
+    if not result.problems:
         TALLY.cases_ok += 1
-    assert not problems, "\n".join(problems)
+    assert not result.problems, "\n".join(result.problems)
+
+
+def _quiet_rerun(
+    case: Case, first: tuple[list[Result], dict[int, Result], list[Result]], failed: Compared
+) -> Compared:
+    """Both sides again with nothing else touching IPVS in any namespace.
+
+    The 6.1 and 6.12 kernels keep one service table for all namespaces and a
+    dump resumes by position in it, so a service added or removed in *another*
+    namespace between two parts of ipvsadm's dump makes it list a service
+    twice or skip one (seen: `FWM  24 wlc ops` twice). Cases run side by side
+    here, so a difference is re-run alone. It passes only if the quiet run is
+    identical and every step of ours printed the same as in the first run:
+    pyipvsadm itself must not depend on the luck of the schedule (its listing
+    reads the table twice and retries when the reads disagree).
+    """
+    with _kernel.exclusive():
+        # Namespaces dropped a moment ago are torn down by a kernel worker that
+        # also edits the shared table; two identical reference runs in a row
+        # show it has finished.
+        ref = _reference_case(case)
+        for _ in range(3):
+            again = _reference_case(case)
+            if again == ref:
+                break
+            ref = again
+        ours = _run_ours_case(case)
+    result = _compare(case, ours, ref)
+    moved = [
+        _describe("pyipvsadm, first run vs quiet run: " + st.label(), a, b)
+        for st, a, b in zip(case.steps, first[0], ours[0], strict=True)
+        if a != b
+    ]
+    if result.problems or moved:
+        result.problems = [
+            "first run:",
+            *failed.problems,
+            "quiet re-run:",
+            *result.problems,
+            *moved,
+        ]
+        return result
+    TALLY.quiet.append(f"{case.name} ({len(failed.problems)} differences in the first run)")
+    return result

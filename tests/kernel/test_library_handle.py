@@ -168,7 +168,7 @@ SOL_NETLINK, NETLINK_NO_ENOBUFS = 270, 5
 def _flood(ipvs: IPVS, quiet: bool) -> None:
     """Fill the handle's receive queue with replies to requests it never made,
     so the kernel has to drop what comes next."""
-    h = ipvs._handle
+    h = ipvs._runner._handle
     assert h is not None
     s = socket.socket(fileno=os.dup(h.fileno()))
     try:
