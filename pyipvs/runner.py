@@ -145,9 +145,7 @@ class Runner:
     def reopen(self) -> _native.Handle:
         """A new socket for the call in progress (a batch's roll-back after a
         timeout), watched like the first."""
-        with self._hlock:
-            if self._handle is not None:
-                self._handle.abandon()
+        self._close_handle()
         return self.handle()
 
     def _serve(self) -> None:
