@@ -27,10 +27,13 @@ def main(argv: list[str]) -> int:
         ipvs.add_service(Service(key, "rr"))
         try:
             h = ipvs._runner.handle()  # the same socket, called from this thread
+            direct = IPVS(stall_guard=False)
             calls = {
                 "info() through the worker": lambda: ipvs.info(),
+                "info(), IPVS(stall_guard=False)": lambda: direct.info(),
                 "info() on the handle, same thread": lambda: h.info(),
                 "service(key) through the worker": lambda: ipvs.service(key),
+                "service(key), IPVS(stall_guard=False)": lambda: direct.service(key),
                 "service(key) on the handle, same thread": lambda: h.service(key),
             }
             best: dict[str, list[float]] = {k: [] for k in calls}
@@ -40,6 +43,7 @@ def main(argv: list[str]) -> int:
                     for _ in range(n):
                         fn()
                     best[name].append((time.perf_counter() - t0) / n * 1e6)
+            direct.close()
         finally:
             ipvs.delete_service(key)
     print(f"| call ({n} per round, {rounds} rounds) | best us/call | median us/call |")

@@ -176,9 +176,18 @@ def netns_path(netns: str | None) -> str | None:
 class IPVS:
     """A connection to the kernel's IPVS table of one network namespace."""
 
-    def __init__(self, netns: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, netns: str | None = None, *, timeout: float = 5.0, stall_guard: bool = True
+    ) -> None:
+        """netns: a name under /run/netns or a path (None: this process's).
+        timeout: how long any wait on the kernel may last. stall_guard: make
+        calls on a worker thread so that a kernel stalled inside IPVS gives
+        IPVSTimeoutError instead of a hang (pyipvs/runner.py); False makes
+        them on the caller's thread, saving one thread hand-off per call
+        (benchmarks/RESULTS.md), with waits bounded only where poll() reaches."""
         if not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
             raise IPVSValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self._guarded = bool(stall_guard)
         self._netns = netns_path(netns)
         self._timeout_ms = max(1, round(timeout * 1000))
         self._lock = threading.Lock()
@@ -186,7 +195,7 @@ class IPVS:
         self._pid = os.getpid()
         # Opened here, so that a missing namespace or IPVS fails at once.
         self._runner = self._new_runner()
-        self._runner.call(lambda h: None)
+        self._call(lambda h: None)
 
     def __repr__(self) -> str:
         where = self._netns or "current netns"
@@ -227,6 +236,8 @@ class IPVS:
                 self._runner.forget()
                 self._pid = os.getpid()
                 self._runner = self._new_runner()
+            if not self._guarded:
+                return fn(self._runner.handle())
             try:
                 return self._runner.call(fn)
             finally:

@@ -248,3 +248,12 @@ def test_forked_child_gets_its_own_socket(netns: Netns) -> None:
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0
         assert [s.key for s in ipvs.services()] == [UDP53]
+
+
+def test_without_the_stall_guard_calls_run_on_the_callers_thread(netns: Netns) -> None:
+    workers = [t for t in threading.enumerate() if t.name == "pyipvs-kernel"]
+    with IPVS(netns.name, stall_guard=False) as ipvs:
+        ipvs.add_service(Service(TCP80, "rr"))
+        assert [s.key for s in ipvs.services()] == [TCP80]
+        assert [t for t in threading.enumerate() if t.name == "pyipvs-kernel"] == workers
+    assert "-A -t" in netns.ipvsadm_out("-Sn")
