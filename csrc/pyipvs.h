@@ -594,6 +594,28 @@ struct pyipvs_dest_id {
 int pyipvs_table_columns(const struct pyipvs_table *t, uint64_t *svc_stats, uint64_t *dest_stats,
                          uint32_t *dest_conns, struct pyipvs_dest_id *ids);
 
+/* --- service listing text (csrc/list_fmt.c; owner: issue 5, listing) --- */
+
+/* What pyipvs_table_format writes. One listing mode at most; where several
+ * are given, ipvsadm's precedence applies (stats, rate, thresholds,
+ * persistent-conn, tun-info). */
+#define PYIPVS_LIST_STATS 0x1         /* --stats */
+#define PYIPVS_LIST_RATE 0x2          /* --rate */
+#define PYIPVS_LIST_THRESHOLDS 0x4    /* --thresholds */
+#define PYIPVS_LIST_PERSISTENT 0x8    /* --persistent-conn */
+#define PYIPVS_LIST_TUN_INFO 0x10     /* --tun-info */
+#define PYIPVS_LIST_EXACT 0x20        /* --exact (with stats or rate) */
+#define PYIPVS_LIST_NOSORT 0x40       /* --nosort: the kernel's order */
+#define PYIPVS_LIST_SAVE 0x80         /* -S rules instead of listing lines (always sorted) */
+
+/* The table as the lines of `ipvsadm -Ln` (after its title lines) or of
+ * `ipvsadm -Sn`, numeric, in ipvsadm 1.31's order: *out is a malloc'd text of
+ * *len bytes, to be released with pyipvs_text_free. -EINVAL: a value the
+ * Python model refuses (an address family, forwarding method or tunnel type
+ * it does not know), so that the caller can report it as its decoder does. */
+int pyipvs_table_format(const struct pyipvs_table *t, uint32_t flags, char **out, size_t *len);
+void pyipvs_text_free(char *text);
+
 /* CDEF-END */
 
 #endif

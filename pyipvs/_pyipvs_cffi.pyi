@@ -110,6 +110,14 @@ class _Lib:
     PYIPVS_HAS_TUN_PORT: int
     PYIPVS_HAS_TUN_TYPE: int
     PYIPVS_IFNAME_LEN: int
+    PYIPVS_LIST_EXACT: int
+    PYIPVS_LIST_NOSORT: int
+    PYIPVS_LIST_PERSISTENT: int
+    PYIPVS_LIST_RATE: int
+    PYIPVS_LIST_SAVE: int
+    PYIPVS_LIST_STATS: int
+    PYIPVS_LIST_THRESHOLDS: int
+    PYIPVS_LIST_TUN_INFO: int
     PYIPVS_MSG_MAX: int
     PYIPVS_NLM_DOIT: int
     PYIPVS_NLM_DUMP: int
@@ -367,11 +375,17 @@ class _Lib:
     #   pyipvs_dest_id *)
     def pyipvs_table_columns(self, _0: Any, _1: Any, _2: Any, _3: Any, _4: Any, /) -> int: ...
 
+    # int(*)(struct pyipvs_table *, uint32_t, char * *, size_t *)
+    def pyipvs_table_format(self, _0: Any, _1: int, _2: Any, _3: Any, /) -> int: ...
+
     # void(*)(struct pyipvs_table *)
     def pyipvs_table_free(self, _0: Any, /) -> None: ...
 
     # int(*)(struct pyipvs_handle *, uint32_t, struct pyipvs_table * *)
     def pyipvs_table_read(self, _0: Any, _1: int, _2: Any, /) -> int: ...
+
+    # void(*)(char *)
+    def pyipvs_text_free(self, _0: Any, /) -> None: ...
 
     # int(*)(struct pyipvs_handle *, struct pyipvs_timeouts *)
     def pyipvs_timeouts_get(self, _0: Any, _1: Any, /) -> int: ...

@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyipvs import _native
 from pyipvs.errors import IPVSError, IPVSValueError, Op
@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extension
     from typing_extensions import Self
 
     from pyipvs.batch import Batch, BatchResult, Command
+    from pyipvs.format_list import ListFormat
     from pyipvs.reconcile import ApplyResult, Plan, Scope, Table
     from pyipvs.snapshot import Snapshot
 
@@ -193,6 +194,9 @@ class IPVS:
         self._lock = threading.Lock()
         self._closed = False
         self._pid = os.getpid()
+        # Model objects decoded by one whole-table read and reused by the
+        # next (pyipvs/_native/convert.py's _Cache; used by pyipvs.snapshot).
+        self._memo: dict[Any, Any] = {}
         # Opened here, so that a missing namespace or IPVS fails at once.
         self._runner = self._new_runner()
         self._call(lambda h: None)
@@ -274,6 +278,14 @@ class IPVS:
         from pyipvs.snapshot import take
 
         return take(self)
+
+    def numeric_listing(self, fmt: ListFormat, *, save: bool = False) -> tuple[str, int]:
+        """The whole table as `ipvsadm -Ln` (fmt's options) or, with save,
+        `ipvsadm -Sn` lines, formatted in C, and the number of services; see
+        `pyipvs.snapshot.numeric_listing`."""
+        from pyipvs.snapshot import numeric_listing
+
+        return numeric_listing(self, fmt, save=save)
 
     def timeouts(self) -> Timeouts:
         return self._call(lambda h: h.timeouts())

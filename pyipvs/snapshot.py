@@ -70,6 +70,7 @@ from pyipvs.errors import IPVSError
 from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus, Stats
 
 if TYPE_CHECKING:
+    from pyipvs.format_list import ListFormat
     from pyipvs.ipvs import IPVS
 
 #: A real server's identity inside its service (the kernel's lookup key).
@@ -201,7 +202,7 @@ def _check_retries(retries: object) -> None:
 def take(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Snapshot:
     """Read the whole table consistently (see the module doc)."""
     _check_retries(retries)
-    got = ipvs._call(lambda h: _native.read_table(h, retries))
+    got = ipvs._call(lambda h: _native.read_table(h, retries, ipvs._memo))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)
     return Snapshot(time.monotonic(), got.services, got.servers, got.attempts)
@@ -257,7 +258,7 @@ class Counters:
 def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
     """The same consistent read as `take`, kept as columns (see `Counters`)."""
     _check_retries(retries)
-    got = ipvs._call(lambda h: _native.read_counters(h, retries))
+    got = ipvs._call(lambda h: _native.read_counters(h, retries, ipvs._memo))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)
     return Counters(
@@ -270,6 +271,34 @@ def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
         got.ids,
         got.attempts,
     )
+
+
+def numeric_listing(
+    ipvs: IPVS, fmt: ListFormat, *, save: bool = False, retries: int = DEFAULT_RETRIES
+) -> tuple[str, int]:
+    """The whole table as the lines of `ipvsadm -Ln` with fmt's options (after
+    the title lines), or with save as those of `ipvsadm -Sn`: numeric, in
+    ipvsadm's order, formatted by the C core from the same consistent read as
+    `take` with no model object per row. Also returns the number of
+    services. fmt.numeric is implied (names are resolved in Python only)."""
+    _check_retries(retries)
+    mode = _native.LIST_SAVE if save else 0
+    for on, bit in (
+        (fmt.stats, _native.LIST_STATS),
+        (fmt.rate, _native.LIST_RATE),
+        (fmt.thresholds, _native.LIST_THRESHOLDS),
+        (fmt.persistent_conn, _native.LIST_PERSISTENT),
+        (fmt.tun_info, _native.LIST_TUN_INFO),
+        (fmt.exact, _native.LIST_EXACT),
+        (fmt.nosort, _native.LIST_NOSORT),
+    ):
+        if on:
+            mode |= bit
+    got = ipvs._call(lambda h: _native.read_table_text(h, retries, mode))
+    if got is None:
+        raise SnapshotInconsistentError(retries + 1)
+    text, count = got
+    return text.decode("utf-8", "surrogateescape"), count
 
 
 def poll(ipvs: IPVS, interval: float, *, retries: int = DEFAULT_RETRIES) -> Iterator[Snapshot]:

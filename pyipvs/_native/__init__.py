@@ -267,6 +267,30 @@ from pyipvs._native.snapshot import (  # whole-table read (issue 5)
     CounterColumns as CounterColumns,
 )
 from pyipvs._native.snapshot import (
+    LIST_EXACT as LIST_EXACT,
+)
+from pyipvs._native.snapshot import (
+    LIST_NOSORT as LIST_NOSORT,
+)
+from pyipvs._native.snapshot import (
+    LIST_PERSISTENT as LIST_PERSISTENT,
+)
+from pyipvs._native.snapshot import (
+    LIST_RATE as LIST_RATE,
+)
+from pyipvs._native.snapshot import (
+    LIST_SAVE as LIST_SAVE,
+)
+from pyipvs._native.snapshot import (
+    LIST_STATS as LIST_STATS,
+)
+from pyipvs._native.snapshot import (
+    LIST_THRESHOLDS as LIST_THRESHOLDS,
+)
+from pyipvs._native.snapshot import (
+    LIST_TUN_INFO as LIST_TUN_INFO,
+)
+from pyipvs._native.snapshot import (
     TableRead as TableRead,
 )
 from pyipvs._native.snapshot import (
@@ -274,6 +298,12 @@ from pyipvs._native.snapshot import (
 )
 from pyipvs._native.snapshot import (
     read_table as read_table,
+)
+from pyipvs._native.snapshot import (
+    read_table_text as read_table_text,
+)
+from pyipvs._native.snapshot import (
+    table_text as table_text,
 )
 from pyipvs._pyipvs_cffi import (
     ffi as ffi,

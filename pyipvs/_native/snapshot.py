@@ -38,12 +38,14 @@ class LazyServers(Mapping[ServiceKey, tuple[ServerStatus, ...]]):
 
     __slots__ = ("_cache", "_done", "_index", "_raw", "_starts")
 
-    def __init__(self, keys: tuple[ServiceKey, ...], raw: bytes, starts: list[int]) -> None:
+    def __init__(
+        self, keys: tuple[ServiceKey, ...], raw: bytes, starts: list[int], cache: _Cache
+    ) -> None:
         self._index = {k: i for i, k in enumerate(keys)}
         self._raw = raw
         self._starts = starts
         self._done: dict[ServiceKey, tuple[ServerStatus, ...]] = {}
-        self._cache: _Cache = {}
+        self._cache = cache
 
     def __getitem__(self, key: ServiceKey) -> tuple[ServerStatus, ...]:
         got = self._done.get(key)
@@ -95,14 +97,25 @@ def _raw_table(h: Handle, retries: int) -> Any:
     return ffi.gc(out[0], lib.pyipvs_table_free)
 
 
-def read_table(h: Handle, retries: int) -> TableRead | None:
-    """Every service with its servers (None: the table kept changing)."""
+def _fit(cache: _Cache, rows: int) -> _Cache:
+    """The caller's memo of decoded objects (convert._Cache), emptied when it
+    holds far more than this table needs: about two entries per row stay
+    useful (the row's settings and its address); the rest is what earlier
+    tables held and this one no longer does."""
+    if len(cache) > 4 * rows + 4096:
+        cache.clear()
+    return cache
+
+
+def read_table(h: Handle, retries: int, cache: _Cache | None = None) -> TableRead | None:
+    """Every service with its servers (None: the table kept changing). cache:
+    decoded objects kept from an earlier read (see convert._Cache)."""
     t = _raw_table(h, retries)
     if t is None:
         return None
     try:
-        cache: _Cache = {}
         ns, nd = t.nservices, t.ndests
+        cache = _fit({} if cache is None else cache, ns + nd)
         services: tuple[ServiceStatus, ...] = ()
         if ns:
             svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
@@ -110,7 +123,7 @@ def read_table(h: Handle, retries: int) -> TableRead | None:
         raw = bytes(ffi.buffer(t.dests, nd * _DEST_ROW.size)) if nd else b""
         starts = ffi.unpack(t.dest_start, ns + 1) if ns else [0]
         keys = tuple([s.service.key for s in services])
-        return TableRead(services, LazyServers(keys, raw, starts), int(t.attempts),
+        return TableRead(services, LazyServers(keys, raw, starts, cache), int(t.attempts),
                          int(t.requests))  # fmt: skip
     finally:
         ffi.release(t)
@@ -136,9 +149,10 @@ class CounterColumns:
 _ID_SIZE = 20  # struct pyipvs_dest_id
 
 
-def read_counters(h: Handle, retries: int) -> CounterColumns | None:
+def read_counters(h: Handle, retries: int, cache: _Cache | None = None) -> CounterColumns | None:
     """Counters as flat native-endian columns (None: the table kept changing).
-    Only the service keys become objects; everything else stays bytes."""
+    Only the service keys become objects (reused from cache where an earlier
+    read decoded them); everything else stays bytes."""
     if ffi.sizeof("struct pyipvs_dest_id") != _ID_SIZE:
         raise RuntimeError("struct pyipvs_dest_id is not 20 bytes")
     t = _raw_table(h, retries)
@@ -164,11 +178,55 @@ def read_counters(h: Handle, retries: int) -> CounterColumns | None:
         )
         keys: tuple[ServiceKey, ...] = ()
         if ns:
-            cache: _Cache = {}
+            cache = _fit({} if cache is None else cache, ns + nd)
             rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
             keys = tuple([_service_row(r, cache, Op.GET_SERVICES).service.key for r in rows])
         start = bytes(ffi.buffer(t.dest_start, (ns + 1) * 4)) if ns else bytes(4)
         return CounterColumns(keys, bytes(svc), bytes(dst), bytes(conns), bytes(ids), start,
                               int(t.attempts))  # fmt: skip
+    finally:
+        ffi.release(t)
+
+
+#: pyipvs_table_format's modes (csrc/list_fmt.c), by ipvsadm option.
+LIST_STATS = int(lib.PYIPVS_LIST_STATS)
+LIST_RATE = int(lib.PYIPVS_LIST_RATE)
+LIST_THRESHOLDS = int(lib.PYIPVS_LIST_THRESHOLDS)
+LIST_PERSISTENT = int(lib.PYIPVS_LIST_PERSISTENT)
+LIST_TUN_INFO = int(lib.PYIPVS_LIST_TUN_INFO)
+LIST_EXACT = int(lib.PYIPVS_LIST_EXACT)
+LIST_NOSORT = int(lib.PYIPVS_LIST_NOSORT)
+LIST_SAVE = int(lib.PYIPVS_LIST_SAVE)
+
+
+def table_text(t: Any, mode: int) -> bytes:
+    """A table the core read (cdata struct pyipvs_table *) as numeric listing
+    or save lines, formatted by the core (csrc/list_fmt.c)."""
+    out = ffi.new("char **")
+    n = ffi.new("size_t *")
+    rc = lib.pyipvs_table_format(t, mode, out, n)
+    if rc == -errno.EINVAL:
+        # A value the model has no member for: decoding says which, as the
+        # model-object listing would have.
+        svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, t.nservices * _SVC_ROW.size))
+        for r in svc_rows:
+            _service_row(r, {}, Op.GET_SERVICES)
+        for r in _DEST_ROW.iter_unpack(ffi.buffer(t.dests, t.ndests * _DEST_ROW.size)):
+            _server_row(r, {}, Op.GET_DESTS)
+    check(rc, Op.GET_SERVICES)
+    try:
+        return bytes(ffi.buffer(out[0], n[0])) if n[0] else b""
+    finally:
+        lib.pyipvs_text_free(out[0])
+
+
+def read_table_text(h: Handle, retries: int, mode: int) -> tuple[bytes, int] | None:
+    """The whole table read consistently and formatted in C: (text, number of
+    services), or None when the table kept changing (as read_table)."""
+    t = _raw_table(h, retries)
+    if t is None:
+        return None
+    try:
+        return table_text(t, mode), int(t.nservices)
     finally:
         ffi.release(t)

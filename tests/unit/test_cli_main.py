@@ -21,7 +21,10 @@ import pytest
 
 from pyipvs.cli.ipvsadm.stdio import CStdout
 from pyipvs.errors import IPVSError, Op
+from pyipvs.format import ListFormat, save_lines, service_lines
 from pyipvs.model import Info, Service, ServiceKey, ServiceStatus
+from pyipvs.names import NumericResolver
+from pyipvs.sorting import sort_services
 
 M = importlib.import_module("pyipvs.cli.ipvsadm.main")
 
@@ -35,7 +38,7 @@ class Recorder:
         self.table: list[ServiceStatus] = []
 
     def __getattr__(self, name: str) -> Any:
-        def call(*args: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append((name, args))
             if name in self.fail:
                 raise IPVSError(self.fail[name], None)
@@ -45,11 +48,27 @@ class Recorder:
                 from pyipvs.snapshot import Snapshot
 
                 return Snapshot(0.0, tuple(self.table), {s.key: () for s in self.table})
+            if name == "numeric_listing":  # the same, formatted by the C core: stand-in
+                return _numeric_listing(self.table, *args, **kwargs)
             if name in ("servers", "daemons"):
                 return []
             return None
 
         return call
+
+
+def _numeric_listing(
+    table: list[ServiceStatus], fmt: ListFormat, save: bool = False
+) -> tuple[str, int]:
+    # Services without servers, through the Python formatters that the C
+    # core reproduces (tests/unit/test_list_fmt.py holds them equal).
+    lines = []
+    for s in sort_services(table):
+        if save:
+            lines += save_lines(s, [], True, NumericResolver())
+        else:
+            lines += service_lines(s, [], fmt, NumericResolver())
+    return "".join(line + "\n" for line in lines), len(table)
 
 
 @pytest.fixture
@@ -159,10 +178,18 @@ def test_listing_fetches_in_ipvsadm_order(rec: Recorder) -> None:
     assert out.splitlines()[0] == "IP Virtual Server version 1.2.1 (size=4096)"
     # 200.0.0.1 sorts first: ipvsadm compares addresses as wrapping ints
     assert out.splitlines()[3:] == ["TCP  200.0.0.1:80 rr", "TCP  10.0.0.1:80 rr"]
-    assert names(rec) == ["snapshot"]
-    rec.fail["snapshot"] = errno.ENOMEM
+    assert names(rec) == ["numeric_listing"]  # one call: the whole table, formatted in C
+    rec.fail["numeric_listing"] = errno.ENOMEM
     rc, out, err = run("-Sn")
     assert (rc, out, err) == (1, "", "Memory allocation problem\n")
+    rec.calls.clear()
+    assert run("-L")[0] == 0 and names(rec) == ["snapshot"]  # names are resolved in Python
+    rec.fail["snapshot"] = errno.ENOMEM
+    assert run("-L") == (
+        1,
+        "IP Virtual Server version 1.2.1 (size=4096)\n",
+        "Memory allocation problem\n",
+    )
 
 
 def test_help_and_version_need_no_listing(rec: Recorder) -> None:

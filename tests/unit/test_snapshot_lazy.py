@@ -16,7 +16,7 @@ B = ServiceKey.udp("10.0.0.2", 53)
 C = ServiceKey.fw(4)
 
 
-def make() -> LazyServers:
+def make(cache: dict[object, object] | None = None, outbps: int = 9) -> LazyServers:
     arr = ffi.new("struct pyipvs_dest[]", 3)
     for i in range(3):
         d = arr[i]
@@ -27,9 +27,11 @@ def make() -> LazyServers:
         d.weight = i
         d.active_conns = 7 * i
         d.stats.conns = 100 + i
-        d.stats.outbps = 9
+        d.stats.outbps = outbps
     # A has servers 0 and 1, B none, C server 2.
-    return LazyServers((A, B, C), bytes(ffi.buffer(arr)), [0, 2, 2, 3])
+    return LazyServers(
+        (A, B, C), bytes(ffi.buffer(arr)), [0, 2, 2, 3], {} if cache is None else cache
+    )
 
 
 def test_lazy_servers_mapping() -> None:
@@ -49,3 +51,24 @@ def test_lazy_servers_mapping() -> None:
     with pytest.raises(KeyError):
         m[ServiceKey.fw(9)]
     assert dict(m.items())[C] == m[C]
+
+
+def test_a_shared_memo_reuses_settings_and_never_counters() -> None:
+    """A snapshot reuses the decoded objects of its IPVS's previous read
+    (convert._Cache): the same Server objects, new counters."""
+    memo: dict[object, object] = {}
+    first = make(memo)[A]
+    second = make(memo, outbps=5)[A]
+    assert [s.server for s in second] == [s.server for s in first]
+    assert all(a.server is b.server for a, b in zip(first, second, strict=True))
+    assert second[1].stats == Stats(101, outbps=5) and first[1].stats == Stats(101, outbps=9)
+    assert make({})[A] == first  # a fresh memo decodes the same values
+
+
+def test_the_memo_is_emptied_when_it_outgrows_the_table() -> None:
+    from pyipvs._native.snapshot import _fit
+
+    memo: dict[object, object] = {i: i for i in range(4 * 100 + 4096)}
+    assert len(_fit(memo, 100)) == 4 * 100 + 4096  # still within bounds
+    memo[-1] = -1
+    assert _fit(memo, 100) == {}

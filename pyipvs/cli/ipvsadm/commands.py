@@ -4,7 +4,9 @@
 Each command is one library call. Before it, the session records the
 operation the way ipvsadm's library does, so an error is worded as ipvsadm
 words it; a failed call prints that text and makes the line fail (-1, exit
-status 255), it never stops a restore. Listings live in `listing.py`.
+status 255), it never stops a restore. Listings live in `listing.py`,
+imported when a listing runs: formatting, sorting and name resolution are
+start-up cost that a restore or a single change does not need.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Callable
 from pyipvs.errors import IPVSError, Op
 
 from .entry import Entry
-from .listing import list_all, list_command
 from .matrix import Command
 from .options import Opt
 from .session import Session
@@ -22,6 +23,9 @@ from .session import Session
 
 def execute(session: Session, entry: Entry) -> int:
     cmd = entry.command
+    if cmd in (Command.LIST, Command.SAVE):
+        from .listing import list_all, list_command
+
     if cmd is Command.LIST:
         list_command(session, entry)
         return 0

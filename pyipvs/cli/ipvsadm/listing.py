@@ -71,6 +71,9 @@ def list_all(
     out = session.out
     if not save:
         out.line(fmtmod.version_line(session.info))
+    if fmt.numeric:
+        _list_numeric(session, fmt, save)
+        return
     try:
         # ipvsadm's service dump records no operation of its own. The whole
         # table comes in one consistent read (pyipvs.snapshot), not one
@@ -86,6 +89,20 @@ def list_all(
     resolver = resolver_for(fmt.numeric)
     for status in services:
         _print_service(session, status, fmt, resolver, save, snap.servers_of(status.key))
+
+
+def _list_numeric(session: Session, fmt: ListFormat, save: bool) -> None:
+    """`-Ln`/`-Sn`: the same read and the same lines, formatted by the C core
+    (IPVS.numeric_listing): no model object per row."""
+    try:
+        text, count = session.ipvs.numeric_listing(fmt, save=save)
+    except IPVSError as exc:
+        raise Exit(1, session.message(exc)) from exc
+    if count:
+        session.last_op = Op.GET_DESTS  # as after the per-service dumps below
+    if not save:
+        session.out.lines(fmtmod.title_lines(fmt))
+    session.out.write(text)
 
 
 def _print_service(

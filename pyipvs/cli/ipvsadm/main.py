@@ -12,8 +12,6 @@ from __future__ import annotations
 import errno
 import io
 import signal
-import socket
-import subprocess
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
@@ -22,7 +20,6 @@ from pyipvs.errors import IPVSError, IPVSUnavailableError, ipvs_strerror
 from pyipvs.model import Info
 
 from .helptext import help_text, version_text
-from .listing import list_all
 from .outcome import Crash, Exit, ShowHelp, ShowVersion, TryHelp
 from .session import Session
 from .stdio import CStderr, CStdout
@@ -60,6 +57,8 @@ def main(
             )
         session = Session(ipvs, info, argv0, out, err, stdin, netns)
         if len(argv) <= 1:
+            from .listing import list_all
+
             list_all(session)
             return 0
         return session.process(argv, reading_stdin=False) & 0xFF
@@ -117,6 +116,8 @@ def _try_open(netns: str | None) -> tuple[IPVS, Info]:
 
 def _modprobe() -> int:
     # modprobe's own messages go straight to our stderr, as with ipvsadm.
+    import subprocess
+
     sys.stderr.flush()
     try:
         return subprocess.run(MODPROBE, check=False).returncode
@@ -131,6 +132,8 @@ def _init_errno(exc: IPVSError, netns: str | None) -> int:
     code = exc.errno if exc.errno is not None else errno.EINVAL
     if not isinstance(exc, IPVSUnavailableError) or netns is not None:
         return code
+    import socket
+
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as s:
             s.getsockopt(socket.IPPROTO_IP, _IP_VS_SO_GET_INFO, 12)

@@ -11,8 +11,11 @@ truncates C strings.
 
 from __future__ import annotations
 
+# `_socket` is the C module behind `socket` and holds every function used
+# here; `socket` itself builds its enums at import, a cost every pyipvsadm
+# start would pay (about a tenth of a second in the emulated test VM).
+import _socket as socket
 import ipaddress
-import socket
 from dataclasses import dataclass
 
 from pyipvs.model import Family, IPAddress, Protocol
