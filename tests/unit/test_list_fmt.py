@@ -13,11 +13,11 @@ import pytest
 
 from pyipvs import _native
 from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, _server_row, _service_row
-from pyipvs.snapshot import STATS_FIELDS
 from pyipvs._pyipvs_cffi import ffi
 from pyipvs.errors import IPVSError
 from pyipvs.format import ListFormat, save_lines, service_lines
 from pyipvs.names import NumericResolver
+from pyipvs.snapshot import STATS_FIELDS
 from pyipvs.sorting import sort_servers, sort_services
 
 AF_INET, AF_INET6 = 2, 10
