@@ -263,9 +263,6 @@ from pyipvs._native.replay import (
 from pyipvs._native.replay import (
     replay_services as replay_services,
 )
-from pyipvs._native.snapshot import (  # whole-table read (issue 5)
-    CounterColumns as CounterColumns,
-)
 from pyipvs._native.snapshot import (
     LIST_EXACT as LIST_EXACT,
 )
@@ -289,6 +286,9 @@ from pyipvs._native.snapshot import (
 )
 from pyipvs._native.snapshot import (
     LIST_TUN_INFO as LIST_TUN_INFO,
+)
+from pyipvs._native.snapshot import (  # whole-table read (issue 5)
+    CounterColumns as CounterColumns,
 )
 from pyipvs._native.snapshot import (
     TableRead as TableRead,
