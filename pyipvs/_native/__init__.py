@@ -2,7 +2,7 @@
 
 A package split by concern (_core, convert, handle, codec, procfs, conn,
 batch); callers use `pyipvs._native.NAME` and this file re-exports every name
-they use.
+they use (the rarely needed submodules on first use, see _LAZY).
 
 Model objects go in and come out; C structs, pointers and malloc'ed arrays
 never leave this package. Every negative return code of the core becomes an
@@ -17,6 +17,8 @@ share one `Stats` instance.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from pyipvs._native._core import (
     CMD_DEL_DAEMON as CMD_DEL_DAEMON,
@@ -105,7 +107,7 @@ from pyipvs._native.batch import (
 from pyipvs._native.batch import (
     CMD_SET_CONFIG as CMD_SET_CONFIG,
 )
-from pyipvs._native.batch import (  # restore fast path (issue 4)
+from pyipvs._native.batch import (
     RESTORE_END as RESTORE_END,
 )
 from pyipvs._native.batch import (
@@ -123,187 +125,8 @@ from pyipvs._native.batch import (
 from pyipvs._native.batch import (
     RestoreScan as RestoreScan,
 )
-from pyipvs._native.codec import (
-    decode_daemon as decode_daemon,
-)
-from pyipvs._native.codec import (
-    decode_info as decode_info,
-)
-from pyipvs._native.codec import (
-    decode_server as decode_server,
-)
-from pyipvs._native.codec import (
-    decode_service as decode_service,
-)
-from pyipvs._native.codec import (
-    decode_timeouts as decode_timeouts,
-)
-from pyipvs._native.codec import (
-    encode_daemon as encode_daemon,
-)
-from pyipvs._native.codec import (
-    encode_dest as encode_dest,
-)
-from pyipvs._native.codec import (
-    encode_dests_dump as encode_dests_dump,
-)
-from pyipvs._native.codec import (
-    encode_service as encode_service,
-)
-from pyipvs._native.codec import (
-    encode_timeouts as encode_timeouts,
-)
-from pyipvs._native.conn import (
-    CONN_BY_CLIENT as CONN_BY_CLIENT,
-)
-from pyipvs._native.conn import (
-    CONN_BY_DADDR as CONN_BY_DADDR,
-)
-from pyipvs._native.conn import (
-    CONN_BY_DPORT as CONN_BY_DPORT,
-)
-from pyipvs._native.conn import (
-    CONN_BY_ORIGIN as CONN_BY_ORIGIN,
-)
-from pyipvs._native.conn import (
-    CONN_BY_PROTO as CONN_BY_PROTO,
-)
-from pyipvs._native.conn import (
-    CONN_BY_STATE as CONN_BY_STATE,
-)
-from pyipvs._native.conn import (
-    CONN_BY_VADDR as CONN_BY_VADDR,
-)
-from pyipvs._native.conn import (
-    CONN_BY_VPORT as CONN_BY_VPORT,
-)
-from pyipvs._native.conn import (
-    CONN_ORIGIN_LOCAL as CONN_ORIGIN_LOCAL,
-)
-from pyipvs._native.conn import (
-    CONN_ORIGIN_NONE as CONN_ORIGIN_NONE,
-)
-from pyipvs._native.conn import (
-    CONN_ORIGIN_SYNC as CONN_ORIGIN_SYNC,
-)
-from pyipvs._native.conn import (
-    CONN_PROTO_UNKNOWN as CONN_PROTO_UNKNOWN,
-)
-from pyipvs._native.conn import (
-    CONN_STATE_CODES as CONN_STATE_CODES,
-)
-from pyipvs._native.conn import (
-    CONN_STATE_NAMES as CONN_STATE_NAMES,
-)
-from pyipvs._native.conn import (
-    CONN_TABLE_CONN as CONN_TABLE_CONN,
-)
-from pyipvs._native.conn import (
-    CONN_TABLE_SYNC as CONN_TABLE_SYNC,
-)
-from pyipvs._native.conn import (
-    ConnCounts as ConnCounts,
-)
-from pyipvs._native.conn import (
-    ConnMatch as ConnMatch,
-)
-from pyipvs._native.conn import (
-    ConnReader as ConnReader,
-)
-from pyipvs._native.conn import (
-    GroupTuple as GroupTuple,
-)
 from pyipvs._native.handle import (
     Handle as Handle,
-)
-from pyipvs._native.procfs import (
-    PROC_APP as PROC_APP,
-)
-from pyipvs._native.procfs import (
-    PROC_STATS as PROC_STATS,
-)
-from pyipvs._native.procfs import (
-    PROC_STATS_PERCPU as PROC_STATS_PERCPU,
-)
-from pyipvs._native.procfs import (
-    parse_app_helpers as parse_app_helpers,
-)
-from pyipvs._native.procfs import (
-    parse_global_stats as parse_global_stats,
-)
-from pyipvs._native.procfs import (
-    parse_global_stats_percpu as parse_global_stats_percpu,
-)
-from pyipvs._native.procfs import (
-    procstat_read as procstat_read,
-)
-from pyipvs._native.procfs import (
-    sysctl_list as sysctl_list,
-)
-from pyipvs._native.procfs import (
-    sysctl_read as sysctl_read,
-)
-from pyipvs._native.procfs import (
-    sysctl_write as sysctl_write,
-)
-
-# Reliability tests and the fuzz corpus replay (issue 9).
-from pyipvs._native.replay import (
-    REPLAY_DESTS as REPLAY_DESTS,
-)
-from pyipvs._native.replay import (
-    REPLAY_SERVICES as REPLAY_SERVICES,
-)
-from pyipvs._native.replay import (
-    frame as frame,
-)
-from pyipvs._native.replay import (
-    replay_servers as replay_servers,
-)
-from pyipvs._native.replay import (
-    replay_services as replay_services,
-)
-from pyipvs._native.snapshot import (
-    LIST_EXACT as LIST_EXACT,
-)
-from pyipvs._native.snapshot import (
-    LIST_NOSORT as LIST_NOSORT,
-)
-from pyipvs._native.snapshot import (
-    LIST_PERSISTENT as LIST_PERSISTENT,
-)
-from pyipvs._native.snapshot import (
-    LIST_RATE as LIST_RATE,
-)
-from pyipvs._native.snapshot import (
-    LIST_SAVE as LIST_SAVE,
-)
-from pyipvs._native.snapshot import (
-    LIST_STATS as LIST_STATS,
-)
-from pyipvs._native.snapshot import (
-    LIST_THRESHOLDS as LIST_THRESHOLDS,
-)
-from pyipvs._native.snapshot import (
-    LIST_TUN_INFO as LIST_TUN_INFO,
-)
-from pyipvs._native.snapshot import (  # whole-table read (issue 5)
-    CounterColumns as CounterColumns,
-)
-from pyipvs._native.snapshot import (
-    TableRead as TableRead,
-)
-from pyipvs._native.snapshot import (
-    read_counters as read_counters,
-)
-from pyipvs._native.snapshot import (
-    read_table as read_table,
-)
-from pyipvs._native.snapshot import (
-    read_table_text as read_table_text,
-)
-from pyipvs._native.snapshot import (
-    table_text as table_text,
 )
 from pyipvs._pyipvs_cffi import (
     ffi as ffi,
@@ -311,3 +134,259 @@ from pyipvs._pyipvs_cffi import (
 from pyipvs._pyipvs_cffi import (
     lib as lib,
 )
+
+if TYPE_CHECKING:
+    from pyipvs._native.codec import (
+        decode_daemon as decode_daemon,
+    )
+    from pyipvs._native.codec import (
+        decode_info as decode_info,
+    )
+    from pyipvs._native.codec import (
+        decode_server as decode_server,
+    )
+    from pyipvs._native.codec import (
+        decode_service as decode_service,
+    )
+    from pyipvs._native.codec import (
+        decode_timeouts as decode_timeouts,
+    )
+    from pyipvs._native.codec import (
+        encode_daemon as encode_daemon,
+    )
+    from pyipvs._native.codec import (
+        encode_dest as encode_dest,
+    )
+    from pyipvs._native.codec import (
+        encode_dests_dump as encode_dests_dump,
+    )
+    from pyipvs._native.codec import (
+        encode_service as encode_service,
+    )
+    from pyipvs._native.codec import (
+        encode_timeouts as encode_timeouts,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_CLIENT as CONN_BY_CLIENT,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_DADDR as CONN_BY_DADDR,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_DPORT as CONN_BY_DPORT,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_ORIGIN as CONN_BY_ORIGIN,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_PROTO as CONN_BY_PROTO,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_STATE as CONN_BY_STATE,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_VADDR as CONN_BY_VADDR,
+    )
+    from pyipvs._native.conn import (
+        CONN_BY_VPORT as CONN_BY_VPORT,
+    )
+    from pyipvs._native.conn import (
+        CONN_ORIGIN_LOCAL as CONN_ORIGIN_LOCAL,
+    )
+    from pyipvs._native.conn import (
+        CONN_ORIGIN_NONE as CONN_ORIGIN_NONE,
+    )
+    from pyipvs._native.conn import (
+        CONN_ORIGIN_SYNC as CONN_ORIGIN_SYNC,
+    )
+    from pyipvs._native.conn import (
+        CONN_PROTO_UNKNOWN as CONN_PROTO_UNKNOWN,
+    )
+    from pyipvs._native.conn import (
+        CONN_STATE_CODES as CONN_STATE_CODES,
+    )
+    from pyipvs._native.conn import (
+        CONN_STATE_NAMES as CONN_STATE_NAMES,
+    )
+    from pyipvs._native.conn import (
+        CONN_TABLE_CONN as CONN_TABLE_CONN,
+    )
+    from pyipvs._native.conn import (
+        CONN_TABLE_SYNC as CONN_TABLE_SYNC,
+    )
+    from pyipvs._native.conn import (
+        ConnCounts as ConnCounts,
+    )
+    from pyipvs._native.conn import (
+        ConnMatch as ConnMatch,
+    )
+    from pyipvs._native.conn import (
+        ConnReader as ConnReader,
+    )
+    from pyipvs._native.conn import (
+        GroupTuple as GroupTuple,
+    )
+    from pyipvs._native.procfs import (
+        PROC_APP as PROC_APP,
+    )
+    from pyipvs._native.procfs import (
+        PROC_STATS as PROC_STATS,
+    )
+    from pyipvs._native.procfs import (
+        PROC_STATS_PERCPU as PROC_STATS_PERCPU,
+    )
+    from pyipvs._native.procfs import (
+        parse_app_helpers as parse_app_helpers,
+    )
+    from pyipvs._native.procfs import (
+        parse_global_stats as parse_global_stats,
+    )
+    from pyipvs._native.procfs import (
+        parse_global_stats_percpu as parse_global_stats_percpu,
+    )
+    from pyipvs._native.procfs import (
+        procstat_read as procstat_read,
+    )
+    from pyipvs._native.procfs import (
+        sysctl_list as sysctl_list,
+    )
+    from pyipvs._native.procfs import (
+        sysctl_read as sysctl_read,
+    )
+    from pyipvs._native.procfs import (
+        sysctl_write as sysctl_write,
+    )
+    from pyipvs._native.replay import (
+        REPLAY_DESTS as REPLAY_DESTS,
+    )
+    from pyipvs._native.replay import (
+        REPLAY_SERVICES as REPLAY_SERVICES,
+    )
+    from pyipvs._native.replay import (
+        frame as frame,
+    )
+    from pyipvs._native.replay import (
+        replay_servers as replay_servers,
+    )
+    from pyipvs._native.replay import (
+        replay_services as replay_services,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_EXACT as LIST_EXACT,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_NOSORT as LIST_NOSORT,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_PERSISTENT as LIST_PERSISTENT,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_RATE as LIST_RATE,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_SAVE as LIST_SAVE,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_STATS as LIST_STATS,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_THRESHOLDS as LIST_THRESHOLDS,
+    )
+    from pyipvs._native.snapshot import (
+        LIST_TUN_INFO as LIST_TUN_INFO,
+    )
+    from pyipvs._native.snapshot import (
+        CounterColumns as CounterColumns,
+    )
+    from pyipvs._native.snapshot import (
+        TableRead as TableRead,
+    )
+    from pyipvs._native.snapshot import (
+        read_counters as read_counters,
+    )
+    from pyipvs._native.snapshot import (
+        read_table as read_table,
+    )
+    from pyipvs._native.snapshot import (
+        read_table_text as read_table_text,
+    )
+    from pyipvs._native.snapshot import (
+        table_text as table_text,
+    )
+
+# Imported on first use: connection tables, /proc files, recorded dumps and
+# whole-table reads are start-up cost for a pyipvsadm run that needs none of
+# them (each module costs a few milliseconds here, about 60 times that in
+# the emulated test VM). Name -> submodule of this package.
+_LAZY: dict[str, str] = {
+    "decode_daemon": "codec",
+    "decode_info": "codec",
+    "decode_server": "codec",
+    "decode_service": "codec",
+    "decode_timeouts": "codec",
+    "encode_daemon": "codec",
+    "encode_dest": "codec",
+    "encode_dests_dump": "codec",
+    "encode_service": "codec",
+    "encode_timeouts": "codec",
+    "CONN_BY_CLIENT": "conn",
+    "CONN_BY_DADDR": "conn",
+    "CONN_BY_DPORT": "conn",
+    "CONN_BY_ORIGIN": "conn",
+    "CONN_BY_PROTO": "conn",
+    "CONN_BY_STATE": "conn",
+    "CONN_BY_VADDR": "conn",
+    "CONN_BY_VPORT": "conn",
+    "CONN_ORIGIN_LOCAL": "conn",
+    "CONN_ORIGIN_NONE": "conn",
+    "CONN_ORIGIN_SYNC": "conn",
+    "CONN_PROTO_UNKNOWN": "conn",
+    "CONN_STATE_CODES": "conn",
+    "CONN_STATE_NAMES": "conn",
+    "CONN_TABLE_CONN": "conn",
+    "CONN_TABLE_SYNC": "conn",
+    "ConnCounts": "conn",
+    "ConnMatch": "conn",
+    "ConnReader": "conn",
+    "GroupTuple": "conn",
+    "PROC_APP": "procfs",
+    "PROC_STATS": "procfs",
+    "PROC_STATS_PERCPU": "procfs",
+    "parse_app_helpers": "procfs",
+    "parse_global_stats": "procfs",
+    "parse_global_stats_percpu": "procfs",
+    "procstat_read": "procfs",
+    "sysctl_list": "procfs",
+    "sysctl_read": "procfs",
+    "sysctl_write": "procfs",
+    "REPLAY_DESTS": "replay",
+    "REPLAY_SERVICES": "replay",
+    "frame": "replay",
+    "replay_servers": "replay",
+    "replay_services": "replay",
+    "LIST_EXACT": "snapshot",
+    "LIST_NOSORT": "snapshot",
+    "LIST_PERSISTENT": "snapshot",
+    "LIST_RATE": "snapshot",
+    "LIST_SAVE": "snapshot",
+    "LIST_STATS": "snapshot",
+    "LIST_THRESHOLDS": "snapshot",
+    "LIST_TUN_INFO": "snapshot",
+    "CounterColumns": "snapshot",
+    "TableRead": "snapshot",
+    "read_counters": "snapshot",
+    "read_table": "snapshot",
+    "read_table_text": "snapshot",
+    "table_text": "snapshot",
+}
+
+
+def __getattr__(name: str) -> Any:
+    sub = _LAZY.get(name)
+    if sub is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    globals()[name] = value
+    return value
