@@ -187,6 +187,13 @@ def bench_table(spec: str, reps: int, floor_exe: str, pyroute2: bool) -> Results
             res.add("snapshot + every server object", t2 - t0)
             res.add("snapshot CPU", c1 - c0)
             res.add("snapshot + every server object CPU", c2 - c0)
+            # A new IPVS reuses nothing from earlier reads (the memo of model
+            # objects lives in the IPVS object): a first read, not a poll.
+            cold = IPVS(path, timeout=600)
+            t0 = time.perf_counter()
+            take(cold)
+            res.add("snapshot, new IPVS (first read: nothing reused)", time.perf_counter() - t0)
+            cold.close()
             t0 = time.perf_counter()
             services = ipvs.services()
             for s in services:
@@ -241,19 +248,24 @@ def report(spec: str, res: Results, reps: int) -> str:
         lines.append(f"- {k}: {v}")
     # The targets, from the bests of this run.
     for name in ("counters view (take_counters)", "snapshot (take, servers lazy)",
-                 "snapshot + every server object"):  # fmt: skip
+                 "snapshot + every server object",
+                 "snapshot, new IPVS (first read: nothing reused)"):  # fmt: skip
         lines.append(f"- {name} / floor(mmsg): {res.best(name) / floor:.2f} (target <= 1.3)")
-    snap = res.best("snapshot + every server object")
+    # Formatting: what the in-process listing costs beyond the C read with
+    # next to no Python (the counters view). Start-up: the bare interpreter
+    # (the target's yardstick) and, for comparison, pyipvsadm -v (with imports).
+    read = res.best("counters view (take_counters)")
+    bare = res.best("start-up: python -c pass")
     start = res.best("start-up: pyipvsadm -v")
     for args in LISTINGS:
         name = " ".join(args)
-        fmt = max(0.0, res.best(f"pyipvsadm {name} in-process") - snap)
-        budget = floor + fmt + start
+        fmt = max(0.0, res.best(f"pyipvsadm {name} in-process") - read)
         prog = res.best(f"pyipvsadm {name}")
         speed = res.best(f"ipvsadm {name}") / prog
         lines.append(
-            f"- pyipvsadm {name}: {prog:.3f} s = {prog / budget:.2f} x (floor {floor:.3f} + "
-            f"formatting {fmt:.3f} + start-up {start:.3f}) (target <= 1.3); "
+            f"- pyipvsadm {name}: {prog:.3f} s = {prog / (floor + fmt + bare):.2f} x (floor "
+            f"{floor:.3f} + formatting {fmt:.3f} + interpreter {bare:.3f}) (target <= 1.3); "
+            f"{prog / (floor + fmt + start):.2f} x with pyipvsadm -v's start-up {start:.3f}; "
             f"ipvsadm / pyipvsadm = {speed:.2f} (target >= 3 on 20k x 10)"
         )
     for name in ("counters view CPU", "snapshot CPU", "snapshot + every server object CPU"):
