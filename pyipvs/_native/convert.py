@@ -213,6 +213,15 @@ def _service_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceS
     return ServiceStatus(service, Stats(*counters) if any(counters) else _ZERO_STATS, conf[7])
 
 
+def _service_key(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceKey:
+    """Only the key of a service row (the counters view): no status object."""
+    conf = row[:11]
+    service: Service | None = cache.get(conf)
+    if service is None:
+        service = cache[conf] = _service_conf(conf, cache, op)
+    return service.key
+
+
 def _service_conf(conf: tuple[Any, ...], cache: _Cache, op: Op | None) -> Service:
     af, proto, addr, port, fwmark, sched, pe, raw, timeout, netmask, present = conf
     family = _member(_FAMILY, Family, af, op)

@@ -19,6 +19,7 @@ from pyipvs._native.convert import (
     _SVC_ROW,
     _Cache,
     _server_row,
+    _service_key,
     _service_row,
 )
 from pyipvs._native.handle import Handle
@@ -180,7 +181,7 @@ def read_counters(h: Handle, retries: int, cache: _Cache | None = None) -> Count
         if ns:
             cache = _fit({} if cache is None else cache, ns + nd)
             rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
-            keys = tuple([_service_row(r, cache, Op.GET_SERVICES).service.key for r in rows])
+            keys = tuple([_service_key(r, cache, Op.GET_SERVICES) for r in rows])
         start = bytes(ffi.buffer(t.dest_start, (ns + 1) * 4)) if ns else bytes(4)
         return CounterColumns(keys, bytes(svc), bytes(dst), bytes(conns), bytes(ids), start,
                               int(t.attempts))  # fmt: skip

@@ -72,3 +72,25 @@ def test_the_memo_is_emptied_when_it_outgrows_the_table() -> None:
     assert len(_fit(memo, 100)) == 4 * 100 + 4096  # still within bounds
     memo[-1] = -1
     assert _fit(memo, 100) == {}
+
+
+def test_the_counters_view_keys_match_the_snapshot_keys() -> None:
+    from pyipvs._native.convert import _SVC_ROW, _service_key, _service_row
+
+    rows = [
+        _SVC_ROW.pack(
+            2, 6, bytes([10, 0, 0, 1]) + bytes(12), 80, 0, b"rr", b"", 0, 0, 0, 0, *range(10)
+        ),  # fmt: skip
+        _SVC_ROW.pack(10, 17, bytes(15) + b"\x01", 53, 0, b"wlc", b"", 0, 0, 0, 0, *range(10)),
+        _SVC_ROW.pack(2, 0, bytes(16), 0, 7, b"sh", b"", 8, 0, 0, 0, *range(10)),
+    ]
+    memo: dict[object, object] = {}
+    for raw in rows:
+        row = _SVC_ROW.unpack(raw)
+        assert _service_key(row, {}, None) == _service_row(row, {}, None).service.key
+        assert _service_key(row, memo, None) is _service_row(row, memo, None).service.key
+    assert [_service_key(_SVC_ROW.unpack(r), {}, None) for r in rows] == [
+        A,
+        ServiceKey.udp("::1", 53),
+        ServiceKey.fw(7),
+    ]
