@@ -80,7 +80,7 @@ def test_the_counters_view_keys_match_the_snapshot_keys() -> None:
     rows = [
         _SVC_ROW.pack(
             2, 6, bytes([10, 0, 0, 1]) + bytes(12), 80, 0, b"rr", b"", 0, 0, 0, 0, *range(10)
-        ),  # fmt: skip
+        ),
         _SVC_ROW.pack(10, 17, bytes(15) + b"\x01", 53, 0, b"wlc", b"", 0, 0, 0, 0, *range(10)),
         _SVC_ROW.pack(2, 0, bytes(16), 0, 7, b"sh", b"", 8, 0, 0, 0, *range(10)),
     ]
