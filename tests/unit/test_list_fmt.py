@@ -199,9 +199,10 @@ def test_wrapping_order_of_ipv4_servers() -> None:
         {"af": AF_INET, "addr": bytes([a, 0, 0, 1]) + bytes(12), "port": 80, "fwd_method": 3}
         for a in (10, 200)
     ]
-    text = _native.table_text(Table([svc], [ds]).t, 0).decode()
+    tb = Table([svc], [ds])  # kept: it owns the arrays the struct points into
+    text = _native.table_text(tb.t, 0).decode()
     assert text.index("-> 200.0.0.1:80") < text.index("-> 10.0.0.1:80")
-    assert text == _python(Table([svc], [ds]), MODES[0], False)
+    assert text == _python(tb, MODES[0], False)
 
 
 @pytest.mark.parametrize(
@@ -219,10 +220,12 @@ def test_values_the_model_refuses_are_reported_like_the_decoder(
     svc = {"af": AF_INET, "protocol": 6, "addr": bytes(16), "port": 80}
     dest = {"af": AF_INET, "addr": bytes(16), "port": 80, "fwd_method": 0}
     (dest if where == "dest" else svc)[field] = value
+    tb = Table([svc], [[dest]])
     with pytest.raises(IPVSError) as info:
-        _native.table_text(Table([svc], [[dest]]).t, 0)
+        _native.table_text(tb.t, 0)
     assert info.value.errno == errno.EINVAL and what in str(info.value)
 
 
 def test_an_empty_table_is_no_text() -> None:
-    assert _native.table_text(Table([], []).t, 0) == b""
+    tb = Table([], [])
+    assert _native.table_text(tb.t, 0) == b""
