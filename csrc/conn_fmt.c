@@ -17,13 +17,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "pyipvs.h"
+#include "core.h"
 
 /* Room kept free for one more line: three bracketed IPv6 endpoints, the
  * state and protocol text, and the PE part (name 16 + data 255). */
 #define LINE_ROOM 768
 
-static void addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port)
+/* Shared with list_fmt.c (declared in core.h): the numeric address text of
+ * every ipvsadm listing. */
+void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port)
 {
     char host[INET6_ADDRSTRLEN];
 
@@ -55,9 +57,9 @@ static size_t format_row(const struct pyipvs_conn *c, uint32_t flags, char *out,
     size_t wlen;
     int n;
 
-    addrport(src, sizeof(src), c->af, c->caddr, c->cport);
-    addrport(vip, sizeof(vip), c->af, c->vaddr, c->vport);
-    addrport(dst, sizeof(dst), c->daf, c->daddr, c->dport);
+    core_addrport(src, sizeof(src), c->af, c->caddr, c->cport);
+    core_addrport(vip, sizeof(vip), c->af, c->vaddr, c->vport);
+    core_addrport(dst, sizeof(dst), c->daf, c->daddr, c->dport);
     snprintf(expire, sizeof(expire), "%02u:%02u", c->expires / 60, c->expires % 60);
     if ((flags & PYIPVS_CONN_FMT_PERSISTENT) && (c->flags & PYIPVS_CONN_F_PE) &&
         (wlen = pe_word(c, &word)) > 0)

@@ -71,4 +71,8 @@ int core_walk_datagram(struct core_walk *w, const void *buf, size_t n);
  * both nests is about 200 bytes). */
 #define CORE_REQ_MAX 512
 
+/* "a.b.c.d:port" or "[v6]:port", as ipvsadm -n prints an address and port
+ * (csrc/conn_fmt.c; the connection and service listings). */
+void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port);
+
 #endif

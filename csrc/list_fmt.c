@@ -27,7 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "pyipvs.h"
+#include "core.h"
 
 #define F_PERSISTENT 0x1
 #define F_ONEPACKET 0x4
@@ -150,16 +150,6 @@ static int dest_cmp(const void *ctx, uint32_t a, uint32_t b)
 
 /* --- pieces of text -------------------------------------------------------- */
 
-static void addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port)
-{
-    char host[INET6_ADDRSTRLEN];
-
-    if (af == AF_INET6 && inet_ntop(AF_INET6, a, host, sizeof(host)))
-        snprintf(out, cap, "[%s]:%u", host, port);
-    else
-        snprintf(out, cap, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
-}
-
 /* ipvsadm's print_largenum: a 9-column counter, K/M/G/T unless exact. */
 static int largenum(struct text *t, uint64_t v, int exact)
 {
@@ -263,7 +253,7 @@ static int list_service(struct text *t, const struct pyipvs_service *s, uint32_t
                             : s->protocol == IPPROTO_UDP  ? "UDP"
                             : s->protocol == IPPROTO_SCTP ? "SCTP"
                                                           : "?";
-        addrport(ap, sizeof(ap), s->af, s->addr, s->port);
+        core_addrport(ap, sizeof(ap), s->af, s->addr, s->port);
         snprintf(name, sizeof(name), "%-4s %s", proto, ap);
         if (s->af != AF_INET6)
             name[33] = '\0'; /* ipvsadm cuts the IPv4 column at 33 */
@@ -300,7 +290,7 @@ static int list_dest(struct text *t, const struct pyipvs_dest *d, uint32_t mode)
     const struct pyipvs_stats *st = &d->stats;
     int exact = mode & PYIPVS_LIST_EXACT, rc;
 
-    addrport(name, sizeof(name), d->af, d->addr, d->port);
+    core_addrport(name, sizeof(name), d->af, d->addr, d->port);
     if (mode & PYIPVS_LIST_STATS) {
         /* libipvs 1.31 reads all but the byte counts with a 32-bit getter. */
         uint64_t v[5] = {(uint32_t)st->conns, (uint32_t)st->inpkts, (uint32_t)st->outpkts,
@@ -349,7 +339,7 @@ static void rule_name(const struct pyipvs_service *s, char *out, size_t cap)
         snprintf(out, cap, "-f %d%s", (int32_t)s->fwmark, s->af == AF_INET6 ? " -6" : "");
         return;
     }
-    addrport(ap, sizeof(ap), s->af, s->addr, s->port);
+    core_addrport(ap, sizeof(ap), s->af, s->addr, s->port);
     snprintf(out, cap, "%s %s",
              s->protocol == IPPROTO_TCP    ? "-t"
              : s->protocol == IPPROTO_UDP  ? "-u"
@@ -387,7 +377,7 @@ static int save_dest(struct text *t, const struct pyipvs_dest *d, const char *na
     char ap[64];
     int rc;
 
-    addrport(ap, sizeof(ap), d->af, d->addr, d->port);
+    core_addrport(ap, sizeof(ap), d->af, d->addr, d->port);
     rc = put(t, "-a %s -r %s %s -w %d", name, ap, FWD_SWITCH[d->fwd_method], d->weight);
     if (rc || d->fwd_method != FWD_TUNNEL)
         return rc;

@@ -273,15 +273,8 @@ def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
     )
 
 
-def numeric_listing(
-    ipvs: IPVS, fmt: ListFormat, *, save: bool = False, retries: int = DEFAULT_RETRIES
-) -> tuple[str, int]:
-    """The whole table as the lines of `ipvsadm -Ln` with fmt's options (after
-    the title lines), or with save as those of `ipvsadm -Sn`: numeric, in
-    ipvsadm's order, formatted by the C core from the same consistent read as
-    `take` with no model object per row. Also returns the number of
-    services. fmt.numeric is implied (names are resolved in Python only)."""
-    _check_retries(retries)
+def listing_mode(fmt: ListFormat, save: bool = False) -> int:
+    """The C formatter's mode bits (csrc/list_fmt.c) for fmt's options."""
     mode = _native.LIST_SAVE if save else 0
     for on, bit in (
         (fmt.stats, _native.LIST_STATS),
@@ -294,6 +287,19 @@ def numeric_listing(
     ):
         if on:
             mode |= bit
+    return mode
+
+
+def numeric_listing(
+    ipvs: IPVS, fmt: ListFormat, *, save: bool = False, retries: int = DEFAULT_RETRIES
+) -> tuple[str, int]:
+    """The whole table as the lines of `ipvsadm -Ln` with fmt's options (after
+    the title lines), or with save as those of `ipvsadm -Sn`: numeric, in
+    ipvsadm's order, formatted by the C core from the same consistent read as
+    `take` with no model object per row. Also returns the number of
+    services. fmt.numeric is implied (names are resolved in Python only)."""
+    _check_retries(retries)
+    mode = listing_mode(fmt, save)
     got = ipvs._call(lambda h: _native.read_table_text(h, retries, mode))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)

@@ -17,7 +17,7 @@ from pyipvs._pyipvs_cffi import ffi
 from pyipvs.errors import IPVSError
 from pyipvs.format import ListFormat, save_lines, service_lines
 from pyipvs.names import NumericResolver
-from pyipvs.snapshot import STATS_FIELDS
+from pyipvs.snapshot import STATS_FIELDS, listing_mode
 from pyipvs.sorting import sort_servers, sort_services
 
 AF_INET, AF_INET6 = 2, 10
@@ -181,20 +181,6 @@ MODES = [
 ]
 
 
-def _mode(fmt: ListFormat, save: bool) -> int:
-    bits = [
-        (save, _native.LIST_SAVE),
-        (fmt.stats, _native.LIST_STATS),
-        (fmt.rate, _native.LIST_RATE),
-        (fmt.thresholds, _native.LIST_THRESHOLDS),
-        (fmt.persistent_conn, _native.LIST_PERSISTENT),
-        (fmt.tun_info, _native.LIST_TUN_INFO),
-        (fmt.exact, _native.LIST_EXACT),
-        (fmt.nosort, _native.LIST_NOSORT),
-    ]
-    return sum(bit for on, bit in bits if on)
-
-
 @pytest.mark.parametrize("seed", range(30))
 def test_c_listing_equals_the_python_formatters(seed: int) -> None:
     rng = random.Random(seed)
@@ -202,9 +188,11 @@ def test_c_listing_equals_the_python_formatters(seed: int) -> None:
         tb = _table(rng)
         ref = Python(tb)
         for fmt in MODES:
-            got = _native.table_text(tb.t, _mode(fmt, False)).decode("utf-8", "surrogateescape")
+            got = _native.table_text(tb.t, listing_mode(fmt)).decode("utf-8", "surrogateescape")
             assert got == ref.text(fmt, False), fmt
-        got = _native.table_text(tb.t, _mode(MODES[0], True)).decode("utf-8", "surrogateescape")
+        got = _native.table_text(tb.t, listing_mode(MODES[0], True)).decode(
+            "utf-8", "surrogateescape"
+        )
         assert got == ref.text(MODES[0], True)
 
 
