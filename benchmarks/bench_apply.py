@@ -23,7 +23,9 @@ table is compared with the desired one through `ipvsadm -Sn`.
   zero-change apply         `pyipvs apply` of the live table's own file,
                             against reading the table: `ipvsadm -Sn`, the
                             library's snapshot, and the read floor
-  in-process breakdown      load the file, read the table, plan, apply
+  in-process breakdown      load the file, read the table, plan, apply: the
+                            model path (Table objects) and the records path
+                            a save file takes (pyipvs.reconcile.records)
 
 Process start-up (`python -c pass`, `python -c 'import pyipvs.cli.pyipvs'`)
 is measured in the same run. Only ratios within one run mean anything.
@@ -56,7 +58,8 @@ from pyipvs.ipvs import IPVS
 from pyipvs.jsonable import to_jsonable
 from pyipvs.model import Forward, ServerStatus, ServiceKey, ServiceStatus
 from pyipvs.names import NumericResolver
-from pyipvs.reconcile import Table, apply_plan, loads, make_plan, read_live
+from pyipvs.reconcile import Table, apply_plan, loads, make_plan, plan_sides, read_live
+from pyipvs.reconcile.records import RecordSide, live_side, prepare
 from pyipvs.sorting import sort_servers, sort_services
 
 PY = sys.executable
@@ -316,6 +319,27 @@ def bench(s: int, n: int, skip: set[str], timeout: float) -> dict[str, float]:
             log(f"    in-process {k}: {v:.3f} s")
         return t5 - t2 + (t1 - t0)
 
+    def in_process_records(ns: str) -> float:
+        # The path `pyipvs apply FILE` takes for a save file: records.
+        t0 = time.perf_counter()
+        with open(files["save"]) as f:
+            desired = prepare(f.read(), "save")
+        assert isinstance(desired, RecordSide), "the save file left the records path"
+        t1 = time.perf_counter()
+        with IPVS(ns, timeout=600) as ipvs:
+            have = live_side(ipvs)
+            t2 = time.perf_counter()
+            p = plan_sides(have, desired)
+            t3 = time.perf_counter()
+            r = apply_plan(ipvs, p)
+            t4 = time.perf_counter()
+        assert r.ok
+        for k, v in (("scan save", t1 - t0), ("read live", t2 - t1), ("plan", t3 - t2),
+                     ("apply", t4 - t3)):  # fmt: skip
+            out[f"records {k}"] = v
+            log(f"    records {k}: {v:.3f} s")
+        return t4 - t0
+
     def floor_fn(ns: str) -> float:
         r = read_floor(ns, [x.service.key for x in live_rules])
         w = send_floor(ns, live, want)
@@ -344,6 +368,7 @@ def bench(s: int, n: int, skip: set[str], timeout: float) -> dict[str, float]:
     measure("zero-change pyipvs apply (save file)",
             program([*apply_argv, files["save0"]], note=True), None)  # fmt: skip
     measure("in-process apply", in_process)
+    measure("in-process apply (records)", in_process_records)
     measure("ipvsadm -C + ipvsadm -R", clear_restore(["ipvsadm", "-R"]))
     measure("pyipvsadm -R after ipvsadm -C",
             clear_restore([PY, "-m", "pyipvs.cli.ipvsadm", "-R"]))  # fmt: skip

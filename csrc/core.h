@@ -75,4 +75,13 @@ int core_walk_datagram(struct core_walk *w, const void *buf, size_t n);
  * (csrc/conn_fmt.c; the connection and service listings). */
 void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port);
 
+/* One restore line (no newline) in the restore fast path's subset, parsed
+ * (csrc/restore_fast.c): 1 with *cmd (PYIPVS_CMD_*), *svc and, for the
+ * server commands, *d filled in as the full parser would send them; 0 for a
+ * line without tokens; CORE_RESTORE_SLOW for a line only the full parser may
+ * decide. Used by the batch scan and by csrc/records.c. */
+#define CORE_RESTORE_SLOW 2
+int core_restore_line(const char *s, size_t n, int *cmd, struct pyipvs_service *svc,
+                      struct pyipvs_dest *d);
+
 #endif

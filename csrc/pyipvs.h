@@ -616,6 +616,61 @@ int pyipvs_table_columns(const struct pyipvs_table *t, uint64_t *svc_stats, uint
 int pyipvs_table_format(const struct pyipvs_table *t, uint32_t flags, char **out, size_t *len);
 void pyipvs_text_free(char *text);
 
+/* --- reconcile records (csrc/records.c; owner: issue 7, apply and diff) ---
+ * A service's or real server's configuration as fixed bytes: what `pyipvs
+ * diff/apply` compare, so that two tables of tens of thousands of servers
+ * are compared as bytes with Python's set operations, and only what differs
+ * becomes model objects. Identity first, then settings; every padding byte
+ * is zero and names are zero-filled after their NUL, so equal configuration
+ * is equal bytes. The values are normalised as pyipvs/_native/convert.py
+ * decodes them: a fwmark service's protocol is TCP and its address and port
+ * zero; only the settable service flags; no counters. */
+#define PYIPVS_SETTABLE_SVC_FLAGS 0x3du   /* model.SETTABLE_SERVICE_FLAGS */
+
+struct pyipvs_svc_id {
+    uint16_t af, protocol;
+    uint8_t addr[16];
+    uint16_t port;
+    uint16_t pad;
+    uint32_t fwmark;
+};
+
+struct pyipvs_svc_rec {
+    struct pyipvs_svc_id id;
+    char sched_name[16];
+    char pe_name[20];         /* 17 used */
+    uint32_t flags, timeout, netmask;
+};
+
+struct pyipvs_dest_rec {
+    struct pyipvs_svc_id svc;  /* the service it belongs to */
+    uint16_t af, port;
+    uint8_t addr[16];
+    uint32_t fwd_method;
+    int32_t weight;
+    uint32_t u_threshold, l_threshold;
+    uint16_t tun_port, tun_flags;
+    uint8_t tun_type, pad[3];
+};
+
+/* The records of a table the core read, in its order, into caller-allocated
+ * arrays of t->nservices and t->ndests entries. */
+void pyipvs_table_records(const struct pyipvs_table *t, struct pyipvs_svc_rec *svcs,
+                          struct pyipvs_dest_rec *dests);
+
+/* The table that restore text describes, as records, when every line is a
+ * comment (starting with '#'), blank, or an -A or -a in the restore fast
+ * path's subset, and running them against an empty table would succeed
+ * (each service added once, each server once and after its service). Then
+ * 0, with *svcs (*nsvc) and *dests (*ndest) malloc'd (release with
+ * pyipvs_free) in the text's order. 1 otherwise (*bad_line: the 1-based line
+ * that decided it): the full parser must read the text and word what is
+ * wrong. A negative errno: out of memory. */
+int pyipvs_restore_records(const char *text, size_t len, struct pyipvs_svc_rec **svcs,
+                           size_t *nsvc, struct pyipvs_dest_rec **dests, size_t *ndest,
+                           size_t *bad_line);
+/* --- end of the reconcile records block --- */
+
 /* CDEF-END */
 
 #endif

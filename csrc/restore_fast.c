@@ -65,7 +65,8 @@
 #define PROTO_UDP 17
 #define PROTO_SCTP 132
 
-#define SLOW 2  /* one_line: the full parser must decide this line */
+/* core_restore_line: the full parser must decide this line (core.h) */
+#define SLOW CORE_RESTORE_SLOW
 
 struct tok {
     const char *s;
@@ -448,13 +449,15 @@ static void service_of(const struct entry *e, struct pyipvs_service *s)
     }
 }
 
-/* One line without its newline: 1 when a command was appended, 0 for a
- * line without tokens, SLOW, or a negative errno from the batch. */
-static int one_line(struct pyipvs_batch *b, const char *s, size_t n)
+/* One line without its newline, parsed: 1 with *cmd, *svc and *d filled in
+ * (d only for the server commands; its af resolved), 0 for a line without
+ * tokens, or SLOW. Shared by the batch scan below and by the desired-table
+ * scan of csrc/records.c, so both take exactly the same lines. */
+int core_restore_line(const char *s, size_t n, int *cmd, struct pyipvs_service *svc,
+                      struct pyipvs_dest *d)
 {
     struct tok t[NTOK_MAX];
     struct entry e;
-    struct pyipvs_service svc;
     size_t i = 0, nt = 0;
 
     while (i < n) {
@@ -492,18 +495,28 @@ static int one_line(struct pyipvs_batch *b, const char *s, size_t n)
     e.d.fwd_method = FWD_ROUTE;
     if (options(&e, t, nt) < 0 || checks(&e) < 0)
         return SLOW;
-    service_of(&e, &svc);
-    if (e.cmd <= PYIPVS_CMD_DEL_SERVICE) {
-        int rc = pyipvs_batch_service(b, e.cmd, &svc);
+    service_of(&e, svc);
+    *cmd = e.cmd;
+    *d = e.d;
+    d->af = e.d.af == AF_INET6 ? AF_INET6 : AF_INET;
+    return 1;
+}
 
-        return rc < 0 ? rc : 1;
-    }
-    e.d.af = e.d.af == AF_INET6 ? AF_INET6 : AF_INET;
-    {
-        int rc = pyipvs_batch_dest(b, e.cmd, &svc, &e.d);
+/* One line without its newline: 1 when a command was appended, 0 for a
+ * line without tokens, SLOW, or a negative errno from the batch. */
+static int one_line(struct pyipvs_batch *b, const char *s, size_t n)
+{
+    struct pyipvs_service svc;
+    struct pyipvs_dest d;
+    int cmd, rc = core_restore_line(s, n, &cmd, &svc, &d);
 
-        return rc < 0 ? rc : 1;
-    }
+    if (rc != 1)
+        return rc;
+    if (cmd <= PYIPVS_CMD_DEL_SERVICE)
+        rc = pyipvs_batch_service(b, cmd, &svc);
+    else
+        rc = pyipvs_batch_dest(b, cmd, &svc, &d);
+    return rc < 0 ? rc : 1;
 }
 
 int pyipvs_restore_scan(struct pyipvs_batch *b, const char *text, size_t len, size_t max_cmds,

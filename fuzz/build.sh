@@ -5,7 +5,7 @@
 #   fuzz/build.sh runs TARGET RUNS       the same, for a number of executions
 # Targets: conn (csrc/conn*.c), nl_service nl_dest nl_daemon nl_info
 # nl_timeouts nl_dump (csrc/parse.c, nl.c's reply walker via replay.c),
-# proc_stats proc_percpu proc_app (csrc/procstats.c), restore (csrc/restore_fast.c). `run SECONDS` with no
+# proc_stats proc_percpu proc_app (csrc/procstats.c), restore (csrc/restore_fast.c and the desired-table scan of csrc/records.c). `run SECONDS` with no
 # target fuzzes conn, as before.
 # Needs clang (Debian: apt-get install -y clang) and libnl-genl-3-dev. New
 # inputs found while fuzzing go to build/fuzz/corpus-TARGET/, never into the
@@ -38,7 +38,7 @@ build() {
     elif [ "$t" = restore ]; then   # the restore fast path (csrc/restore_fast.c, issue 4)
         # shellcheck disable=SC2086
         "$CC" "${FLAGS[@]}" $NL_CFLAGS "$ROOT/fuzz/restore_fuzz.c" "$ROOT"/csrc/restore_fast.c \
-            "$ROOT"/csrc/batch.c "${NL_SRC[@]}" $NL_LIBS -o "$OUT/restore_fuzz"
+            "$ROOT"/csrc/records.c "$ROOT"/csrc/batch.c "${NL_SRC[@]}" $NL_LIBS -o "$OUT/restore_fuzz"
     elif [ -n "${NL_T[$t]:-}" ]; then
         # shellcheck disable=SC2086
         "$CC" "${FLAGS[@]}" $NL_CFLAGS -DFUZZ_TARGET="${NL_T[$t]}" "$ROOT/fuzz/nl_fuzz.c" \

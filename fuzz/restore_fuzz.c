@@ -9,10 +9,14 @@
  * place with a small command limit per call. Both passes must take the same
  * lines and append byte-identical messages; positions must only move
  * forward and stay on line starts; every message must be a well-formed
- * netlink request no longer than PYIPVS_MSG_MAX. Any difference aborts,
- * which libFuzzer reports as a crash.
+ * netlink request no longer than PYIPVS_MSG_MAX. The same text then goes
+ * through the desired-table scan of csrc/records.c (same line parser): it
+ * either takes it, with records that are zero-padded, unique and no more
+ * than the text has lines, or names a line of the text. Any difference
+ * aborts, which libFuzzer reports as a crash.
  */
 #include <linux/netlink.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +69,42 @@ static size_t drive(struct pyipvs_batch *b, const char *text, size_t len, size_t
     }
 }
 
+/* The desired-table scan over the same text. */
+static void records(const char *text, size_t len)
+{
+    struct pyipvs_svc_rec *sv;
+    struct pyipvs_dest_rec *dv;
+    size_t ns, nd, bad, lines = 1, i, j;
+    int rc = pyipvs_restore_records(text, len, &sv, &ns, &dv, &nd, &bad);
+
+    for (i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    CHECK(rc == 0 || rc == 1);
+    if (rc == 1) {
+        CHECK(bad >= 1 && bad <= lines && sv == NULL && dv == NULL);
+        return;
+    }
+    CHECK(ns + nd <= lines);
+    for (i = 0; i < ns; i++) {
+        CHECK(sv[i].id.pad == 0 && sv[i].sched_name[15] == 0 && sv[i].pe_name[16] == 0);
+        CHECK((sv[i].flags & ~PYIPVS_SETTABLE_SVC_FLAGS) == 0);
+        for (j = 0; j < i; j++)
+            CHECK(memcmp(&sv[i].id, &sv[j].id, sizeof(sv[i].id)) != 0);
+    }
+    for (i = 0; i < nd; i++) {
+        int found = 0;
+
+        CHECK(dv[i].pad[0] == 0 && dv[i].pad[1] == 0 && dv[i].pad[2] == 0);
+        for (j = 0; j < ns; j++)
+            found |= memcmp(&dv[i].svc, &sv[j].id, sizeof(dv[i].svc)) == 0;
+        CHECK(found);
+        for (j = 0; j < i; j++)
+            CHECK(memcmp(&dv[i], &dv[j], offsetof(struct pyipvs_dest_rec, fwd_method)) != 0);
+    }
+    pyipvs_free(sv);
+    pyipvs_free(dv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct pyipvs_batch *whole = NULL, *parts = NULL;
@@ -97,5 +137,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pyipvs_batch_free(whole);
     pyipvs_batch_free(parts);
     free(starts);
+    records((const char *)data, size);
     return 0;
 }

@@ -132,6 +132,7 @@ class _Lib:
     PYIPVS_RESTORE_FULL: int
     PYIPVS_RESTORE_SLOW: int
     PYIPVS_SCHEDNAME_LEN: int
+    PYIPVS_SETTABLE_SVC_FLAGS: int
 
     # int(*)(char *, size_t, struct pyipvs_app * *, size_t *)
     def pyipvs_apps_parse(self, _0: Any, _1: int, _2: Any, _3: Any, /) -> int: ...
@@ -347,6 +348,12 @@ class _Lib:
         self, _0: int, _1: Any, _2: int, _3: int, _4: int, _5: int, _6: int, _7: Any, _8: Any, /
     ) -> int: ...
 
+    # int(*)(char *, size_t, struct pyipvs_svc_rec * *, size_t *, struct pyipvs_dest_rec *
+    #   *, size_t *, size_t *)
+    def pyipvs_restore_records(
+        self, _0: Any, _1: int, _2: Any, _3: Any, _4: Any, _5: Any, _6: Any, /
+    ) -> int: ...
+
     # int(*)(struct pyipvs_batch *, char *, size_t, size_t, uint64_t *, struct
     #   pyipvs_restore_scan *)
     def pyipvs_restore_scan(
@@ -383,6 +390,9 @@ class _Lib:
 
     # int(*)(struct pyipvs_handle *, uint32_t, struct pyipvs_table * *)
     def pyipvs_table_read(self, _0: Any, _1: int, _2: Any, /) -> int: ...
+
+    # void(*)(struct pyipvs_table *, struct pyipvs_svc_rec *, struct pyipvs_dest_rec *)
+    def pyipvs_table_records(self, _0: Any, _1: Any, _2: Any, /) -> None: ...
 
     # void(*)(char *)
     def pyipvs_text_free(self, _0: Any, /) -> None: ...

@@ -385,12 +385,11 @@ class IPVS:
         """The ordered changes that make this table equal `desired` (a
         `pyipvs.reconcile.Table`, or a file in ipvsadm save, JSON or YAML
         format) within `scope`; nothing is changed."""
-        from pyipvs.reconcile import Scope, Table, live_filter, load, make_plan, read_live
+        from pyipvs.reconcile import Table
+        from pyipvs.reconcile.records import plan_for, prepare_file
 
-        table = desired if isinstance(desired, Table) else load(desired)
-        scope = scope or Scope()
-        live = read_live(self, live_filter(scope, table))
-        return make_plan(live, table, scope, drain=drain)
+        want = desired if isinstance(desired, Table) else prepare_file(desired, scope=scope)
+        return plan_for(self, want, scope, drain=drain)
 
     def apply(self, plan: Plan, *, atomic: bool = False) -> ApplyResult:
         """Carry out a plan from `diff` through the batch engine (waiting

@@ -256,6 +256,24 @@ if TYPE_CHECKING:
     from pyipvs._native.procfs import (
         sysctl_write as sysctl_write,
     )
+    from pyipvs._native.records import (
+        RECORD_SVC_ID as RECORD_SVC_ID,
+    )
+    from pyipvs._native.records import (
+        read_records as read_records,
+    )
+    from pyipvs._native.records import (
+        record_key as record_key,
+    )
+    from pyipvs._native.records import (
+        record_server as record_server,
+    )
+    from pyipvs._native.records import (
+        record_service as record_service,
+    )
+    from pyipvs._native.records import (
+        restore_records as restore_records,
+    )
     from pyipvs._native.replay import (
         REPLAY_DESTS as REPLAY_DESTS,
     )
@@ -364,6 +382,12 @@ _LAZY: dict[str, str] = {
     "frame": "replay",
     "replay_servers": "replay",
     "replay_services": "replay",
+    "RECORD_SVC_ID": "records",
+    "read_records": "records",
+    "record_key": "records",
+    "record_server": "records",
+    "record_service": "records",
+    "restore_records": "records",
     "LIST_EXACT": "snapshot",
     "LIST_NOSORT": "snapshot",
     "LIST_PERSISTENT": "snapshot",

@@ -28,16 +28,13 @@ from ..reconcile import (
     Table,
     apply_plan,
     change_line,
-    live_filter,
-    loads,
-    make_plan,
     plan_json,
     plan_lines,
-    read_live,
     result_json,
     summary,
 )
-from ..reconcile.desired import FORMATS, format_of_name, load
+from ..reconcile.desired import FORMATS
+from ..reconcile.records import RecordSide, plan_for, prepare, prepare_file
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -109,11 +106,10 @@ def _scope(args: argparse.Namespace) -> Scope:
         raise IPVSValueError(f"bad --address: {e}") from None
 
 
-def _desired(args: argparse.Namespace, stdin: IO[str]) -> Table:
+def _desired(args: argparse.Namespace, scope: Scope, stdin: IO[str]) -> RecordSide | Table:
     if args.file == "-":
-        return loads(stdin.read(), args.format, "<stdin>")
-    fmt = args.format if args.format != "auto" else format_of_name(args.file)
-    return load(args.file, fmt)
+        return prepare(stdin.read(), args.format, "<stdin>", scope)
+    return prepare_file(args.file, args.format, scope)
 
 
 def _fail(prog: str, e: BaseException, stderr: IO[str]) -> int:
@@ -129,9 +125,9 @@ def _fail(prog: str, e: BaseException, stderr: IO[str]) -> int:
 def cmd_diff(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: IO[str]) -> int:
     try:
         scope = _scope(args)
-        desired = _desired(args, stdin)
+        desired = _desired(args, scope, stdin)
         with IPVS(args.netns) as ipvs:
-            plan = make_plan(read_live(ipvs, live_filter(scope, desired)), desired, scope)
+            plan = plan_for(ipvs, desired, scope)
     except (IPVSError, IPVSValueError, OSError) as e:
         return _fail("pyipvs diff", e, stderr)
     if args.json:
@@ -149,12 +145,10 @@ def cmd_apply(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
         return 2
     try:
         scope = _scope(args)
-        desired = _desired(args, stdin)
+        desired = _desired(args, scope, stdin)
         with IPVS(args.netns) as ipvs:
             t0 = time.perf_counter()
-            plan = make_plan(
-                read_live(ipvs, live_filter(scope, desired)), desired, scope, drain=args.drain
-            )
+            plan = plan_for(ipvs, desired, scope, drain=args.drain)
             t1 = time.perf_counter()
             if args.dry_run:
                 return _dry_run(plan, args, stdout)

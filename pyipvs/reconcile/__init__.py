@@ -12,15 +12,29 @@ changing only what differs (top layer: typed Python over `pyipvs.ipvs` and
 
 Modules: `table` (the settings-only table and reading the live one),
 `desired` (loading files: ipvsadm save format, JSON, YAML), `fromjson`
-(JSON data to the model), `plan` (pure planning), `apply` (the batch
-engine), `render` (text and JSON). docs/reconcile.md has the details.
+(JSON data to the model), `plan` (pure planning over two `Side`s),
+`records` (the fast path: save files and the live table as byte records
+compared in C-speed set operations), `apply` (the batch engine), `render`
+(text and JSON). docs/reconcile.md has the details.
 """
 
 from __future__ import annotations
 
 from .apply import ApplyResult, apply_plan
 from .desired import DesiredError, load, loads, parse_data, parse_save
-from .plan import Action, Change, Plan, Scope, live_filter, make_plan
+from .plan import (
+    Action,
+    Change,
+    Plan,
+    Scope,
+    Side,
+    TableSide,
+    live_filter,
+    make_plan,
+    plan_sides,
+    table_sides,
+)
+from .records import RecordSide, plan_for, prepare, prepare_file
 from .render import change_line, plan_json, plan_lines, result_json, summary
 from .table import Table, read_live
 
@@ -30,8 +44,11 @@ __all__ = [
     "Change",
     "DesiredError",
     "Plan",
+    "RecordSide",
     "Scope",
+    "Side",
     "Table",
+    "TableSide",
     "apply_plan",
     "change_line",
     "live_filter",
@@ -40,9 +57,14 @@ __all__ = [
     "make_plan",
     "parse_data",
     "parse_save",
+    "plan_for",
     "plan_json",
     "plan_lines",
+    "plan_sides",
+    "prepare",
+    "prepare_file",
     "read_live",
     "result_json",
     "summary",
+    "table_sides",
 ]

@@ -33,14 +33,17 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 from pyipvs.model import Server, Service, ServiceKey
 
-from .table import Table, server_id
+from .table import Table
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: What a Side keys and compares by: any hashable value (model objects, bytes).
+Ident: TypeAlias = Any
 
 
 class Action(str, enum.Enum):
@@ -177,72 +180,181 @@ def live_filter(scope: Scope, desired: Table) -> Callable[[ServiceKey], bool] | 
     return lambda key: key in wanted and scope.selects(key)
 
 
-def _same_servers(want: tuple[Server, ...], have: tuple[Server, ...]) -> bool:
-    # The kernel lists a service's servers newest first, so a table written
-    # in the desired order reads back reversed; that and the same order are
-    # checked at C speed before any per-server work.
-    return len(want) == len(have) and (want == have[::-1] or want == have)
+class Side:
+    """One table as the planner compares it. `services` maps each service's
+    identity to its settings, `servers` each real server's identity (which
+    includes its service's) to its settings, both in the table's order;
+    equal settings mean equal configuration, and both must be hashable, so
+    that whole tables are compared with set operations and only what
+    differs is looked at one by one. The methods make model objects of
+    those few. Two kinds exist: `TableSide` (model objects as their own
+    settings) and the byte records of pyipvs.reconcile.records."""
+
+    services: Mapping[Ident, Ident]
+    servers: Mapping[Ident, Ident]
+    #: Servers left out of `servers` per service identity because they are
+    #: known to be the same on both sides (counted as unchanged).
+    same: Mapping[Ident, int] = {}
+
+    def service_of(self, server_id: Ident) -> Ident:
+        raise NotImplementedError
+
+    def key(self, service_id: Ident) -> ServiceKey:
+        raise NotImplementedError
+
+    def service(self, service_id: Ident) -> Service:
+        raise NotImplementedError
+
+    def server(self, server_id: Ident) -> Server:
+        raise NotImplementedError
+
+
+class TableSide(Side):
+    """A `Table` as a side: ServiceKey and (ServiceKey, address, port) are
+    the identities, the frozen model objects their own settings. Made in
+    pairs (`table_sides`)."""
+
+    def __init__(self, table: Table, skip: Mapping[ServiceKey, int]) -> None:
+        self.services = {s.key: s for s in table.services}
+        self.servers = {
+            (svc.key, s.address, s.port): s
+            for svc, srv in table.items()
+            if svc.key not in skip
+            for s in srv
+        }
+        self.same = skip
+
+    def service_of(self, server_id: Ident) -> Ident:
+        return server_id[0]
+
+    def key(self, service_id: Ident) -> ServiceKey:
+        key: ServiceKey = service_id
+        return key
+
+    def service(self, service_id: Ident) -> Service:
+        svc: Service = self.services[service_id]
+        return svc
+
+    def server(self, server_id: Ident) -> Server:
+        srv: Server = self.servers[server_id]
+        return srv
+
+
+def table_sides(live: Table, desired: Table) -> tuple[TableSide, TableSide]:
+    """Both tables as sides, leaving out the servers of every service whose
+    list is the same in both (hashing model objects costs microseconds
+    each; comparing two tuples of them stops at the first difference). The
+    kernel lists a service's servers newest first, so a table written in
+    the desired order reads back reversed: both orders are checked."""
+    same: dict[ServiceKey, int] = {}
+    have_all = live.servers
+    for svc, want in desired.items():
+        have = have_all.get(svc.key)
+        if have is not None and len(want) == len(have) and (want == have[::-1] or want == have):
+            same[svc.key] = len(want)
+    return TableSide(live, same), TableSide(desired, same)
 
 
 def make_plan(
     live: Table, desired: Table, scope: Scope | None = None, *, drain: float = 0.0
 ) -> Plan:
     """The changes that make `live` equal `desired` within `scope`."""
+    return plan_sides(*table_sides(live, desired), scope, drain=drain)
+
+
+def _in_scope(
+    side: Side, keep: Callable[[Ident], bool]
+) -> tuple[dict[Ident, Ident], dict[Ident, Ident]]:
+    services = {k: v for k, v in side.services.items() if keep(k)}
+    of = side.service_of
+    return services, {k: v for k, v in side.servers.items() if of(k) in services}
+
+
+def plan_sides(live: Side, want: Side, scope: Scope | None = None, *, drain: float = 0.0) -> Plan:
+    """The changes that make `live` equal `want` within `scope` (both sides
+    of one kind)."""
     if scope is None:
         scope = Scope()
     if drain < 0:
         raise ValueError(f"drain must be a number of seconds >= 0, not {drain!r}")
-    selects = scope.selects
-    wanted = {s.key for s in desired.services}
-    live_services = {
-        s.key: s for s in live.services if selects(s.key) and (not scope.listed or s.key in wanted)
-    }
-    added: list[Change] = []
-    edited: list[Change] = []
-    new_servers: list[Change] = []
-    edited_servers: list[Change] = []
-    gone: list[tuple[ServiceKey, Server]] = []
-    same_services = same_servers = ignored = 0
-    for svc, want in desired.items():
-        key = svc.key
-        if not selects(key):
-            ignored += 1
-            continue
-        cur = live_services.get(key)
-        if cur is None:
-            added.append(Change(Action.ADD_SERVICE, key, svc))
-            added.extend(Change(Action.ADD_SERVER, key, s) for s in want)
-            continue
-        if cur != svc:
-            edited.append(Change(Action.EDIT_SERVICE, key, svc, cur))
+    ignored = 0
+    if scope.everything:
+        wsv, wsr = want.services, want.servers
+        lsv, lsr = live.services, live.servers
+    else:
+        selects = scope.selects
+        wsv, wsr = _in_scope(want, lambda k: selects(want.key(k)))
+        ignored = len(want.services) - len(wsv)
+        listed = scope.listed
+        lsv, lsr = _in_scope(
+            live, lambda k: selects(live.key(k)) and (not listed or k in want.services)
+        )
+    of = want.service_of
+    added = [k for k in wsv if k not in lsv]
+    added_set = set(added)
+    edited = [k for k, v in wsv.items() if k in lsv and lsv[k] != v]
+    removed = [k for k in lsv if k not in wsv]
+    removed_set = set(removed)
+    # Whole tables compared at C speed: what differs in either direction.
+    new_pairs = wsr.items() - lsr.items()
+    old_pairs = lsr.items() - wsr.items()
+    with_service: dict[Ident, list[Ident]] = {k: [] for k in added}
+    new_servers: list[Ident] = []
+    edited_servers: list[Ident] = []
+    for k, _ in new_pairs:
+        svc = of(k)
+        if svc in added_set:
+            with_service[svc].append(k)
+        elif k in lsr:
+            edited_servers.append(k)
         else:
-            same_services += 1
-        have = live.servers_of(key)
-        if _same_servers(want, have):
-            same_servers += len(want)
-            continue
-        by_id = {server_id(s): s for s in have}
-        for s in want:
-            old = by_id.pop(server_id(s), None)
-            if old is None:
-                new_servers.append(Change(Action.ADD_SERVER, key, s))
-            elif old != s:
-                edited_servers.append(Change(Action.EDIT_SERVER, key, s, old))
-            else:
-                same_servers += 1
-        gone.extend((key, s) for s in by_id.values())
-    removed = [k for k in live_services if k not in wanted]
+            new_servers.append(k)
+    gone = [k for k, _ in old_pairs if k not in wsr and of(k) not in removed_set]
+    if new_pairs:
+        # desired order (the order make_plan has always used)
+        wpos = {k: i for i, k in enumerate(wsr)}
+        for group in (new_servers, edited_servers, *with_service.values()):
+            group.sort(key=wpos.__getitem__)
+    if gone:
+        # by desired service, then in the kernel's order within it
+        spos = {k: i for i, k in enumerate(wsv)}
+        lpos = {k: i for i, k in enumerate(lsr)}
+        gone.sort(key=lambda k: (spos[of(k)], lpos[k]))
 
-    drains: list[Change] = []
+    key = want.key
+    changes: list[Change] = []
+    for k in added:
+        skey = key(k)
+        changes.append(Change(Action.ADD_SERVICE, skey, want.service(k)))
+        changes.extend(Change(Action.ADD_SERVER, skey, want.server(d)) for d in with_service[k])
+    changes += [
+        Change(Action.EDIT_SERVICE, key(k), want.service(k), live.service(k)) for k in edited
+    ]
+    changes += [Change(Action.ADD_SERVER, key(of(d)), want.server(d)) for d in new_servers]
+    changes += [
+        Change(Action.EDIT_SERVER, key(of(d)), want.server(d), live.server(d))
+        for d in edited_servers
+    ]
     later = drain > 0
     if later:
-        targets = [*gone, *((k, s) for k in removed for s in live.servers_of(k))]
-        drains = [
-            Change(Action.DRAIN_SERVER, k, dataclasses.replace(s, weight=0), s)
-            for k, s in targets
-            if s.weight != 0
-        ]
-    deletions = [Change(Action.DELETE_SERVER, k, None, s, later) for k, s in gone]
-    deletions += [Change(Action.DELETE_SERVICE, k, None, live_services[k], later) for k in removed]
-    changes = (*added, *edited, *new_servers, *edited_servers, *drains, *deletions)
-    return Plan(changes, drain, scope, same_services, same_servers, ignored)
+        targets = [*gone, *(d for d in lsr if of(d) in removed_set)] if removed else gone
+        for d in targets:
+            s = live.server(d)
+            if s.weight != 0:
+                changes.append(
+                    Change(Action.DRAIN_SERVER, key(of(d)), dataclasses.replace(s, weight=0), s)
+                )
+    changes += [Change(Action.DELETE_SERVER, key(of(d)), None, live.server(d), later) for d in gone]
+    changes += [
+        Change(Action.DELETE_SERVICE, key(k), None, live.service(k), later) for k in removed
+    ]
+    in_added = sum(len(g) for g in with_service.values())
+    skipped = sum(want.same.get(k, 0) for k in wsv) if want.same else 0
+    return Plan(
+        tuple(changes),
+        drain,
+        scope,
+        len(wsv) - len(added) - len(edited),
+        len(wsr) + skipped - in_added - len(new_servers) - len(edited_servers),
+        ignored,
+    )

@@ -19,8 +19,9 @@ from reconcile_gen import mutate, random_server, random_service, random_table, s
 
 from pyipvs.cli.pyipvs import main
 from pyipvs.ipvs import IPVS
-from pyipvs.model import Server, Service, ServiceKey
-from pyipvs.reconcile import Action, Scope, Table, read_live
+from pyipvs.model import Server, Service, ServiceFlag, ServiceKey
+from pyipvs.reconcile import Action, Scope, Table, loads, make_plan, read_live
+from pyipvs.reconcile.records import plan_for, prepare
 
 
 def build(ipvs: IPVS, table: Table) -> None:
@@ -55,6 +56,51 @@ def test_random_tables_converge_and_a_second_apply_changes_nothing(netns: Netns)
             assert ipvs.apply(again).results == ()
             assert read_live(ipvs) == desired, seed
         assert netns.ipvsadm_out("-Sn") == save_text(desired)
+
+
+def _plain(t: Table) -> Table:
+    """Without scheduler flags: -b lines are outside the records path."""
+    sched = ServiceFlag.SCHED1 | ServiceFlag.SCHED2 | ServiceFlag.SCHED3
+    return Table.of((dataclasses.replace(s, flags=s.flags & ~sched), v) for s, v in t.items())
+
+
+def test_records_path_plans_as_the_model_path_and_converges(netns: Netns) -> None:
+    """A save-format file is planned from byte records of the file and of
+    the live table (pyipvs.reconcile.records); the plan must be the one the
+    model path makes from the same kernel table, and applying it must
+    converge."""
+    taken = 0
+    with IPVS(netns.name) as ipvs:
+        for seed in range(12):
+            rnd = random.Random(1000 + seed)
+            ipvs.flush()
+            live = random_table(rnd, services=10, servers=6)
+            build(ipvs, live)
+            desired = mutate(live, rnd)
+            if seed % 4:
+                desired = _plain(desired)
+            text = save_text(desired)
+            want = prepare(text)
+            if isinstance(want, Table):
+                continue  # -b: the model path's
+            taken += 1
+            drain = 0.01 if seed % 3 == 0 else 0.0
+            plan = plan_for(ipvs, want, drain=drain)
+            model = make_plan(read_live(ipvs), loads(text), drain=drain)
+            assert [(c.action, c.key, c.new, c.old) for c in plan.changes] == [
+                (c.action, c.key, c.new, c.old) for c in model.changes
+            ], seed
+            assert (plan.unchanged_services, plan.unchanged_servers) == (
+                model.unchanged_services,
+                model.unchanged_servers,
+            )
+            assert ipvs.apply(plan).ok, seed
+            assert netns.ipvsadm_out("-Sn") == text, seed
+            # the file is what -Sn prints: no thresholds, so not `desired` itself
+            assert read_live(ipvs) == loads(text), seed
+            again = plan_for(ipvs, prepare(text))
+            assert not again and again.unchanged_servers == desired.server_count(), seed
+    assert taken >= 8
 
 
 def test_every_setting_is_edited_in_place(netns: Netns) -> None:
