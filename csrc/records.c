@@ -202,8 +202,10 @@ int pyipvs_restore_records(const char *text, size_t len, struct pyipvs_svc_rec *
     *dests = NULL;
     *nsvc = *ndest = 0;
     *bad_line = 0;
-    if (len > UINT32_MAX)
-        return 1;  /* indexes are 32-bit; the full parser streams such text */
+    if (len > UINT32_MAX) {
+        *bad_line = 1;  /* indexes are 32-bit; the full parser reads such text */
+        return 1;
+    }
     while (pos < len && rc == 0) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) : len;
