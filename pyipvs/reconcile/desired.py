@@ -33,7 +33,6 @@ from pyipvs.errors import IPVSValueError, Op, ipvs_strerror
 from pyipvs.ipvs import check_server, check_service
 from pyipvs.model import Server, Service, ServiceKey
 
-from .fromjson import DataError, table_from_data
 from .table import ServerId, Table
 
 FORMATS = ("auto", "save", "json", "yaml")
@@ -163,6 +162,9 @@ def parse_save(lines: Iterable[str], source: str = "<save>") -> Table:
 
 def parse_data(data: Any, source: str = "<data>") -> Table:
     """A table from parsed JSON/YAML data (see `pyipvs.reconcile.fromjson`)."""
+    # Imported here: a save file (the common case) needs none of it.
+    from .fromjson import DataError, table_from_data
+
     table, problems = table_from_data(data)  # servers are checked there
     for svc in table.services:
         try:

@@ -26,9 +26,10 @@ silently dropped.
 
 from __future__ import annotations
 
+# _socket, not socket: the C module has inet_pton without socket.py's imports
+import _socket
 import enum
 import ipaddress
-import socket
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -217,10 +218,10 @@ def _fast_server(d: Any, key: ServiceKey) -> Server | None:
         tf = _TUN_FLAGS[tuple(tf) if type(tf) is list else tf]
         # inet_pton: the C parser, strict (no short or octal IPv4 forms).
         if ":" in a:
-            addr: IPAddress = ipaddress.IPv6Address(socket.inet_pton(socket.AF_INET6, a))
+            addr: IPAddress = ipaddress.IPv6Address(_socket.inet_pton(_socket.AF_INET6, a))
             family = Family.INET6
         else:
-            addr = ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, a))
+            addr = ipaddress.IPv4Address(_socket.inet_pton(_socket.AF_INET, a))
             family = Family.INET
     except (KeyError, TypeError, ValueError, OSError):
         return None

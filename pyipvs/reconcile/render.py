@@ -21,15 +21,12 @@ import enum
 import ipaddress
 from typing import Any
 
-from pyipvs.format_save import save_lines
 from pyipvs.jsonable import to_jsonable
 from pyipvs.model import Family, Server, ServerStatus, Service, ServiceKey, ServiceStatus
-from pyipvs.names import NumericResolver
 
 from .apply import ApplyResult
 from .plan import Action, Change, Plan
 
-_RESOLVER = NumericResolver()
 _MARK = {
     Action.ADD_SERVICE: "+ -A",
     Action.EDIT_SERVICE: "~ -E",
@@ -39,6 +36,26 @@ _MARK = {
     Action.DRAIN_SERVER: "~ -e",
     Action.DELETE_SERVER: "- -d",
 }
+
+
+def save_lines(*args: Any) -> list[str]:
+    # Imported on first use: the formatter and the resolver (which imports
+    # socket) are start-up cost for an apply that prints no plan.
+    from pyipvs.format_save import save_lines as lines
+
+    return lines(*args)
+
+
+def _resolver() -> Any:
+    global _RESOLVER
+    if _RESOLVER is None:
+        from pyipvs.names import NumericResolver
+
+        _RESOLVER = NumericResolver()
+    return _RESOLVER
+
+
+_RESOLVER: Any = None
 
 
 def _value(name: str, v: object, family: Family) -> str:
@@ -55,7 +72,7 @@ def _value(name: str, v: object, family: Family) -> str:
 
 def _service_text(svc: Service) -> tuple[str, str]:
     """(name as -Sn spells it, the options after it)."""
-    line = save_lines(ServiceStatus(svc), (), True, _RESOLVER)[0]
+    line = save_lines(ServiceStatus(svc), (), True, _resolver())[0]
     rest = line[3:]  # after "-A "
     at = rest.index(" -s ")
     return rest[:at], rest[at:]
@@ -63,7 +80,7 @@ def _service_text(svc: Service) -> tuple[str, str]:
 
 def _server_text(key: ServiceKey, s: Server) -> tuple[str, str]:
     """(name, host) of a server and its options, as -Sn spells them."""
-    line = save_lines(ServiceStatus(Service(key)), (ServerStatus(s),), True, _RESOLVER)[1]
+    line = save_lines(ServiceStatus(Service(key)), (ServerStatus(s),), True, _resolver())[1]
     rest = line[3:]  # after "-a "
     at = rest.index(" -r ")
     name, tail = rest[:at], rest[at + 4 :]
