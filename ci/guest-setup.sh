@@ -33,6 +33,8 @@ if [ -n "$statusfile" ]; then
 fi
 
 echo "guest-setup: kernel $(uname -r), IPVS ready" >&2
+# vm-run.sh boots again only when this marker is missing: the command never began.
+[ -n "$statusfile" ] && : > "$statusfile.started"
 bash -c "$cmd"
 rc=$?
 [ -n "$statusfile" ] && echo "$rc" > "$statusfile"

@@ -15,7 +15,8 @@
 # PYIPVS_VM_MEMORY   guest memory (default 2G); large connection tables need more.
 #
 # A VM that does not boot, or that never reaches the command, is a failure
-# (exit 97), never a skip.
+# (exit 97), never a skip; a boot that dies before the command begins is
+# tried once more first.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -67,17 +68,27 @@ state=$(mktemp -d "$here/.vmtmp/run.XXXXXX")
 trap 'rm -rf "$state"' EXIT
 printf '%s\n' "$cmd" > "$state/cmd"
 
-echo "vm-run: booting $(basename "$image") (${accel[*]:-kvm})" >&2
-set +e
-cd "$here"
-timeout --kill-after=30 "${PYIPVS_VM_TIMEOUT:-2400}" \
-  "$vng" --run "$image" "${accel[@]}" --memory "${PYIPVS_VM_MEMORY:-2G}" --cpus 2 --rwdir="$here" \
-  --exec "bash $here/ci/guest-setup.sh --from-file $state/cmd $state/status" \
-  </dev/null 2>&1 | cat
-# Through a pipe: qemu reopens a redirected stdout with truncation, which
-# would wipe what the caller logged before the VM started.
-rc=${PIPESTATUS[0]}
-set -e
+boot() {
+  echo "vm-run: booting $(basename "$image") (${accel[*]:-kvm})" >&2
+  set +e
+  cd "$here"
+  timeout --kill-after=30 "${PYIPVS_VM_TIMEOUT:-2400}" \
+    "$vng" --run "$image" "${accel[@]}" --memory "${PYIPVS_VM_MEMORY:-2G}" --cpus 2 --rwdir="$here" \
+    --exec "bash $here/ci/guest-setup.sh --from-file $state/cmd $state/status" \
+    </dev/null 2>&1 | cat
+  # Through a pipe: qemu reopens a redirected stdout with truncation, which
+  # would wipe what the caller logged before the VM started.
+  rc=${PIPESTATUS[0]}
+  set -e
+}
+boot
+# A boot that died before the command began (seen once: vng exit 255 with no
+# output, right after another VM; the same kernel booted fine next time) gets
+# one more boot. A command that began and left no status is never re-run.
+if [ ! -f "$state/status" ] && [ ! -f "$state/status.started" ] && [ "$rc" != 124 ]; then
+  echo "vm-run: the VM stopped before the command began (vng exit $rc); booting once more" >&2
+  boot
+fi
 if [ ! -f "$state/status" ]; then
   echo "vm-run: the VM never ran the command (vng exit $rc): failing" >&2
   exit 97
