@@ -1,6 +1,6 @@
 /*
  * parse.c - decoders: one IPVS reply message into the API's structs (C
- * layer, attribute parsing by libnl's nla_parse with policies).
+ * layer, attribute parsing against small per-nest rule tables).
  *
  * Tolerant of what older or newer kernels send: unknown attributes are
  * ignored, STATS64 is preferred but STATS (32-bit counters, kernels before
@@ -8,109 +8,170 @@
  * service's family, absent tunnel attributes (before 5.2/5.3) read as 0. The
  * `present` bits say which optional attributes were there. Only a reply that
  * lacks what ipvsadm itself insists on is refused, with -EINVAL.
+ *
+ * The attribute walk is our own, not libnl's nla_parse: a full-table read
+ * decodes one message per real server, and libnl's parse (a call per
+ * attribute for its type, its validation, its length and its data) cost
+ * about 0.6 us per server natively and 20-27 us under the emulated VM's
+ * TCG, a third of the whole read there (benchmarks/RESULTS.md, session 6).
+ * The rules are libnl's policy semantics, kept exactly: an attribute whose
+ * type is beyond the table is skipped, a known one shorter than its minimum
+ * or longer than its maximum fails the decode, a string must end in NUL, a
+ * repeated attribute overrides the earlier one, and the walk stops quietly
+ * at a malformed header or trailing bytes.
  */
 #include <errno.h>
 #include <string.h>
 
 #include <arpa/inet.h>
-#include <netlink/attr.h>
-#include <netlink/netlink.h>
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 
 #include "core.h"
 #include "uapi_ip_vs.h"
 
-/* libnl checks minimum (and maximum) payload sizes and, for NLA_STRING, the
- * terminating NUL, so the readers below never run past an attribute. */
-static const struct nla_policy cmd_policy[UAPI_CMD_ATTR_MAX + 1] = {
-    [UAPI_CMD_ATTR_SERVICE] = {.type = NLA_NESTED},
-    [UAPI_CMD_ATTR_DEST] = {.type = NLA_NESTED},
-    [UAPI_CMD_ATTR_DAEMON] = {.type = NLA_NESTED},
-    [UAPI_CMD_ATTR_TIMEOUT_TCP] = {.type = NLA_U32},
-    [UAPI_CMD_ATTR_TIMEOUT_TCP_FIN] = {.type = NLA_U32},
-    [UAPI_CMD_ATTR_TIMEOUT_UDP] = {.type = NLA_U32},
+/* One attribute type's shape: payload length bounds (max 0: unbounded) and
+ * whether it is a NUL-terminated string. Types not listed accept anything. */
+struct attr_rule {
+    uint16_t min, max;
+    uint8_t str;
 };
 
-static const struct nla_policy svc_policy[UAPI_SVC_MAX + 1] = {
-    [UAPI_SVC_AF] = {.type = NLA_U16},
-    [UAPI_SVC_PROTOCOL] = {.type = NLA_U16},
-    [UAPI_SVC_ADDR] = {.type = NLA_UNSPEC, .minlen = 4, .maxlen = 16},
-    [UAPI_SVC_PORT] = {.type = NLA_U16},
-    [UAPI_SVC_FWMARK] = {.type = NLA_U32},
-    [UAPI_SVC_SCHED_NAME] = {.type = NLA_STRING, .maxlen = PYIPVS_SCHEDNAME_LEN},
-    [UAPI_SVC_FLAGS] = {.type = NLA_UNSPEC, .minlen = 8},
-    [UAPI_SVC_TIMEOUT] = {.type = NLA_U32},
-    [UAPI_SVC_NETMASK] = {.type = NLA_U32},
-    [UAPI_SVC_STATS] = {.type = NLA_NESTED},
-    [UAPI_SVC_PE_NAME] = {.type = NLA_STRING, .maxlen = PYIPVS_PENAME_LEN},
-    [UAPI_SVC_STATS64] = {.type = NLA_NESTED},
+#define R_U8 {1, 0, 0}
+#define R_U16 {2, 0, 0}
+#define R_U32 {4, 0, 0}
+#define R_NEST {0, 0, 0}
+#define R_STR(cap) {1, (cap), 1}
+
+static const struct attr_rule cmd_rules[UAPI_CMD_ATTR_MAX + 1] = {
+    [UAPI_CMD_ATTR_SERVICE] = R_NEST,
+    [UAPI_CMD_ATTR_DEST] = R_NEST,
+    [UAPI_CMD_ATTR_DAEMON] = R_NEST,
+    [UAPI_CMD_ATTR_TIMEOUT_TCP] = R_U32,
+    [UAPI_CMD_ATTR_TIMEOUT_TCP_FIN] = R_U32,
+    [UAPI_CMD_ATTR_TIMEOUT_UDP] = R_U32,
 };
 
-static const struct nla_policy dest_policy[UAPI_DEST_MAX + 1] = {
-    [UAPI_DEST_ADDR] = {.type = NLA_UNSPEC, .minlen = 4, .maxlen = 16},
-    [UAPI_DEST_PORT] = {.type = NLA_U16},
-    [UAPI_DEST_FWD_METHOD] = {.type = NLA_U32},
-    [UAPI_DEST_WEIGHT] = {.type = NLA_U32},
-    [UAPI_DEST_U_THRESH] = {.type = NLA_U32},
-    [UAPI_DEST_L_THRESH] = {.type = NLA_U32},
-    [UAPI_DEST_ACTIVE_CONNS] = {.type = NLA_U32},
-    [UAPI_DEST_INACT_CONNS] = {.type = NLA_U32},
-    [UAPI_DEST_PERSIST_CONNS] = {.type = NLA_U32},
-    [UAPI_DEST_STATS] = {.type = NLA_NESTED},
-    [UAPI_DEST_ADDR_FAMILY] = {.type = NLA_U16},
-    [UAPI_DEST_STATS64] = {.type = NLA_NESTED},
-    [UAPI_DEST_TUN_TYPE] = {.type = NLA_U8},
-    [UAPI_DEST_TUN_PORT] = {.type = NLA_U16},
-    [UAPI_DEST_TUN_FLAGS] = {.type = NLA_U16},
+static const struct attr_rule svc_rules[UAPI_SVC_MAX + 1] = {
+    [UAPI_SVC_AF] = R_U16,
+    [UAPI_SVC_PROTOCOL] = R_U16,
+    [UAPI_SVC_ADDR] = {4, 16, 0},
+    [UAPI_SVC_PORT] = R_U16,
+    [UAPI_SVC_FWMARK] = R_U32,
+    [UAPI_SVC_SCHED_NAME] = R_STR(PYIPVS_SCHEDNAME_LEN),
+    [UAPI_SVC_FLAGS] = {8, 0, 0},
+    [UAPI_SVC_TIMEOUT] = R_U32,
+    [UAPI_SVC_NETMASK] = R_U32,
+    [UAPI_SVC_STATS] = R_NEST,
+    [UAPI_SVC_PE_NAME] = R_STR(PYIPVS_PENAME_LEN),
+    [UAPI_SVC_STATS64] = R_NEST,
 };
 
-static const struct nla_policy daemon_policy[UAPI_DAEMON_MAX + 1] = {
-    [UAPI_DAEMON_STATE] = {.type = NLA_U32},
-    [UAPI_DAEMON_MCAST_IFN] = {.type = NLA_STRING, .maxlen = PYIPVS_IFNAME_LEN},
-    [UAPI_DAEMON_SYNC_ID] = {.type = NLA_U32},
-    [UAPI_DAEMON_SYNC_MAXLEN] = {.type = NLA_U16},
-    [UAPI_DAEMON_MCAST_GROUP] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_DAEMON_MCAST_GROUP6] = {.type = NLA_UNSPEC, .minlen = 16},
-    [UAPI_DAEMON_MCAST_PORT] = {.type = NLA_U16},
-    [UAPI_DAEMON_MCAST_TTL] = {.type = NLA_U8},
+static const struct attr_rule dest_rules[UAPI_DEST_MAX + 1] = {
+    [UAPI_DEST_ADDR] = {4, 16, 0},
+    [UAPI_DEST_PORT] = R_U16,
+    [UAPI_DEST_FWD_METHOD] = R_U32,
+    [UAPI_DEST_WEIGHT] = R_U32,
+    [UAPI_DEST_U_THRESH] = R_U32,
+    [UAPI_DEST_L_THRESH] = R_U32,
+    [UAPI_DEST_ACTIVE_CONNS] = R_U32,
+    [UAPI_DEST_INACT_CONNS] = R_U32,
+    [UAPI_DEST_PERSIST_CONNS] = R_U32,
+    [UAPI_DEST_STATS] = R_NEST,
+    [UAPI_DEST_ADDR_FAMILY] = R_U16,
+    [UAPI_DEST_STATS64] = R_NEST,
+    [UAPI_DEST_TUN_TYPE] = R_U8,
+    [UAPI_DEST_TUN_PORT] = R_U16,
+    [UAPI_DEST_TUN_FLAGS] = R_U16,
 };
 
-static const struct nla_policy info_policy[UAPI_INFO_MAX + 1] = {
-    [UAPI_INFO_VERSION] = {.type = NLA_U32},
-    [UAPI_INFO_CONN_TAB_SIZE] = {.type = NLA_U32},
+static const struct attr_rule daemon_rules[UAPI_DAEMON_MAX + 1] = {
+    [UAPI_DAEMON_STATE] = R_U32,
+    [UAPI_DAEMON_MCAST_IFN] = R_STR(PYIPVS_IFNAME_LEN),
+    [UAPI_DAEMON_SYNC_ID] = R_U32,
+    [UAPI_DAEMON_SYNC_MAXLEN] = R_U16,
+    [UAPI_DAEMON_MCAST_GROUP] = {4, 0, 0},
+    [UAPI_DAEMON_MCAST_GROUP6] = {16, 0, 0},
+    [UAPI_DAEMON_MCAST_PORT] = R_U16,
+    [UAPI_DAEMON_MCAST_TTL] = R_U8,
+};
+
+static const struct attr_rule info_rules[UAPI_INFO_MAX + 1] = {
+    [UAPI_INFO_VERSION] = R_U32,
+    [UAPI_INFO_CONN_TAB_SIZE] = R_U32,
 };
 
 /* Counters are u64 in STATS64 and mostly u32 in STATS; reading each by its
  * own length handles both (and PAD, type 11, is simply not looked at). */
-static const struct nla_policy stats_policy[UAPI_STATS_MAX + 1] = {
-    [UAPI_STATS_CONNS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_INPKTS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_OUTPKTS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_INBYTES] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_OUTBYTES] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_CPS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_INPPS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_OUTPPS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_INBPS] = {.type = NLA_UNSPEC, .minlen = 4},
-    [UAPI_STATS_OUTBPS] = {.type = NLA_UNSPEC, .minlen = 4},
+static const struct attr_rule stats_rules[UAPI_STATS_MAX + 1] = {
+    [UAPI_STATS_CONNS] = {4, 0, 0},   [UAPI_STATS_INPKTS] = {4, 0, 0},
+    [UAPI_STATS_OUTPKTS] = {4, 0, 0}, [UAPI_STATS_INBYTES] = {4, 0, 0},
+    [UAPI_STATS_OUTBYTES] = {4, 0, 0}, [UAPI_STATS_CPS] = {4, 0, 0},
+    [UAPI_STATS_INPPS] = {4, 0, 0},   [UAPI_STATS_OUTPPS] = {4, 0, 0},
+    [UAPI_STATS_INBPS] = {4, 0, 0},   [UAPI_STATS_OUTBPS] = {4, 0, 0},
 };
+
+static const void *attr_data(const struct nlattr *a)
+{
+    return (const unsigned char *)a + NLA_HDRLEN;
+}
+
+static int attr_len(const struct nlattr *a)
+{
+    return (int)a->nla_len - NLA_HDRLEN;
+}
+
+/* Indexes the attributes in data[0..len) by type into tb[0..maxtype]
+ * (NULL where absent); -EINVAL when a known one breaks its rule. */
+static int index_attrs(const struct nlattr **tb, int maxtype, const void *data, int len,
+                       const struct attr_rule *rules)
+{
+    const unsigned char *p = data;
+
+    memset(tb, 0, sizeof(*tb) * (size_t)(maxtype + 1));
+    while (len >= NLA_HDRLEN) {
+        const struct nlattr *a = (const struct nlattr *)p;
+        int alen = a->nla_len, type = a->nla_type & NLA_TYPE_MASK;
+
+        if (alen < NLA_HDRLEN || alen > len)
+            break;
+        if (type <= maxtype) {
+            const struct attr_rule *r = &rules[type];
+            int n = alen - NLA_HDRLEN;
+
+            if (n < r->min || (r->max && n > r->max) || (r->str && p[alen - 1] != '\0'))
+                return -EINVAL;
+            tb[type] = a;
+        }
+        p += NLA_ALIGN(alen);
+        len -= NLA_ALIGN(alen);
+    }
+    return 0;
+}
+
+static int index_nested(const struct nlattr **tb, int maxtype, const struct nlattr *nest,
+                        const struct attr_rule *rules)
+{
+    return index_attrs(tb, maxtype, attr_data(nest), attr_len(nest), rules);
+}
 
 static uint8_t get_u8(const struct nlattr *a)
 {
-    return *(const uint8_t *)nla_data(a);
+    return *(const uint8_t *)attr_data(a);
 }
 
 static uint16_t get_u16(const struct nlattr *a)
 {
     uint16_t v;
-    memcpy(&v, nla_data(a), sizeof(v));
+    memcpy(&v, attr_data(a), sizeof(v));
     return v;
 }
 
 static uint32_t get_u32(const struct nlattr *a)
 {
     uint32_t v;
-    memcpy(&v, nla_data(a), sizeof(v));
+    memcpy(&v, attr_data(a), sizeof(v));
     return v;
 }
 
@@ -118,22 +179,22 @@ static uint64_t get_counter(const struct nlattr *a)
 {
     if (a == NULL)
         return 0;
-    if (nla_len(a) >= 8) {
+    if (attr_len(a) >= 8) {
         uint64_t v;
-        memcpy(&v, nla_data(a), sizeof(v));
+        memcpy(&v, attr_data(a), sizeof(v));
         return v;
     }
     return get_u32(a);
 }
 
-/* Copies an attribute already checked for its NUL by the policy. */
+/* Copies an attribute already checked for its NUL by its rule. */
 static void get_str(char *dst, size_t cap, const struct nlattr *a)
 {
-    size_t n = strnlen(nla_data(a), (size_t)nla_len(a));
+    size_t n = strnlen(attr_data(a), (size_t)attr_len(a));
 
     if (n >= cap)
         n = cap - 1;
-    memcpy(dst, nla_data(a), n);
+    memcpy(dst, attr_data(a), n);
     dst[n] = '\0';
 }
 
@@ -141,20 +202,20 @@ static void get_str(char *dst, size_t cap, const struct nlattr *a)
 static int get_addr(uint8_t dst[16], const struct nlattr *a, uint16_t af)
 {
     size_t need = af == AF_INET6 ? 16 : 4;
-    size_t n = (size_t)nla_len(a);
+    size_t n = (size_t)attr_len(a);
 
     if (n < need)
         return -EINVAL;
     memset(dst, 0, 16);
-    memcpy(dst, nla_data(a), n > 16 ? 16 : n);
+    memcpy(dst, attr_data(a), n > 16 ? 16 : n);
     return 0;
 }
 
-static int parse_stats(struct pyipvs_stats *out, struct nlattr *nest)
+static int parse_stats(struct pyipvs_stats *out, const struct nlattr *nest)
 {
-    struct nlattr *tb[UAPI_STATS_MAX + 1];
+    const struct nlattr *tb[UAPI_STATS_MAX + 1];
 
-    if (nla_parse_nested(tb, UAPI_STATS_MAX, nest, stats_policy) < 0)
+    if (index_nested(tb, UAPI_STATS_MAX, nest, stats_rules) < 0)
         return -EINVAL;
     out->conns = get_counter(tb[UAPI_STATS_CONNS]);
     out->inpkts = get_counter(tb[UAPI_STATS_INPKTS]);
@@ -170,8 +231,8 @@ static int parse_stats(struct pyipvs_stats *out, struct nlattr *nest)
 }
 
 /* Prefers the 64-bit nest; sets the matching present bit. */
-static int pick_stats(struct pyipvs_stats *out, uint32_t *present, struct nlattr *s64,
-                      struct nlattr *s32)
+static int pick_stats(struct pyipvs_stats *out, uint32_t *present, const struct nlattr *s64,
+                      const struct nlattr *s32)
 {
     memset(out, 0, sizeof(*out));
     if (s64 != NULL) {
@@ -187,12 +248,11 @@ static int pick_stats(struct pyipvs_stats *out, uint32_t *present, struct nlattr
 
 /* Checks the netlink and genetlink headers (and the reply's command) and
  * indexes the top-level attributes. */
-static int parse_msg(struct nlattr **tb, int maxtype, const struct nla_policy *policy,
+static int parse_msg(const struct nlattr **tb, int maxtype, const struct attr_rule *rules,
                      const void *msg, size_t len, int cmd)
 {
     const struct nlmsghdr *nlh = msg;
     const struct genlmsghdr *g;
-    unsigned char *attrs;
 
     if (len < NLMSG_HDRLEN + GENL_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN ||
         nlh->nlmsg_len > len)
@@ -200,23 +260,21 @@ static int parse_msg(struct nlattr **tb, int maxtype, const struct nla_policy *p
     g = (const struct genlmsghdr *)((const unsigned char *)msg + NLMSG_HDRLEN);
     if (g->cmd != cmd)
         return -EINVAL;
-    /* nla_parse wants a mutable pointer but only reads. */
-    attrs = (unsigned char *)(uintptr_t)msg + NLMSG_HDRLEN + GENL_HDRLEN;
-    if (nla_parse(tb, maxtype, (struct nlattr *)attrs,
-                  (int)(nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN), policy) < 0)
+    if (index_attrs(tb, maxtype, (const unsigned char *)msg + NLMSG_HDRLEN + GENL_HDRLEN,
+                    (int)(nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN), rules) < 0)
         return -EINVAL;
     return 0;
 }
 
-static int parse_top(struct nlattr **tb, const void *msg, size_t len, int cmd)
+static int parse_top(const struct nlattr **tb, const void *msg, size_t len, int cmd)
 {
-    return parse_msg(tb, UAPI_CMD_ATTR_MAX, cmd_policy, msg, len, cmd);
+    return parse_msg(tb, UAPI_CMD_ATTR_MAX, cmd_rules, msg, len, cmd);
 }
 
 int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *out)
 {
-    struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
-    struct nlattr *tb[UAPI_SVC_MAX + 1];
+    const struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
+    const struct nlattr *tb[UAPI_SVC_MAX + 1];
     uint32_t flags[2];
     int rc;
 
@@ -225,7 +283,7 @@ int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *ou
     if (rc < 0)
         return rc;
     if (top[UAPI_CMD_ATTR_SERVICE] == NULL ||
-        nla_parse_nested(tb, UAPI_SVC_MAX, top[UAPI_CMD_ATTR_SERVICE], svc_policy) < 0)
+        index_nested(tb, UAPI_SVC_MAX, top[UAPI_CMD_ATTR_SERVICE], svc_rules) < 0)
         return -EINVAL;
     if (tb[UAPI_SVC_AF] == NULL || tb[UAPI_SVC_SCHED_NAME] == NULL ||
         tb[UAPI_SVC_FLAGS] == NULL || tb[UAPI_SVC_TIMEOUT] == NULL ||
@@ -248,7 +306,7 @@ int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *ou
         get_str(out->pe_name, sizeof(out->pe_name), tb[UAPI_SVC_PE_NAME]);
         out->present |= PYIPVS_HAS_PE_NAME;
     }
-    memcpy(flags, nla_data(tb[UAPI_SVC_FLAGS]), sizeof(flags));
+    memcpy(flags, attr_data(tb[UAPI_SVC_FLAGS]), sizeof(flags));
     /* As ipvsadm reads them: the bits the mask covers (the kernel sends ~0),
      * HASHED included. */
     out->flags = flags[0] & flags[1];
@@ -262,8 +320,8 @@ int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *ou
 
 int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyipvs_dest *out)
 {
-    struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
-    struct nlattr *tb[UAPI_DEST_MAX + 1];
+    const struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
+    const struct nlattr *tb[UAPI_DEST_MAX + 1];
     static const int required[] = {
         UAPI_DEST_ADDR,     UAPI_DEST_PORT,         UAPI_DEST_FWD_METHOD,
         UAPI_DEST_WEIGHT,   UAPI_DEST_U_THRESH,     UAPI_DEST_L_THRESH,
@@ -277,7 +335,7 @@ int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyip
     if (rc < 0)
         return rc;
     if (top[UAPI_CMD_ATTR_DEST] == NULL ||
-        nla_parse_nested(tb, UAPI_DEST_MAX, top[UAPI_CMD_ATTR_DEST], dest_policy) < 0)
+        index_nested(tb, UAPI_DEST_MAX, top[UAPI_CMD_ATTR_DEST], dest_rules) < 0)
         return -EINVAL;
     for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
         if (tb[required[i]] == NULL)
@@ -315,8 +373,8 @@ int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyip
 
 int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out)
 {
-    struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
-    struct nlattr *tb[UAPI_DAEMON_MAX + 1];
+    const struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
+    const struct nlattr *tb[UAPI_DAEMON_MAX + 1];
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -324,7 +382,7 @@ int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out)
     if (rc < 0)
         return rc;
     if (top[UAPI_CMD_ATTR_DAEMON] == NULL ||
-        nla_parse_nested(tb, UAPI_DAEMON_MAX, top[UAPI_CMD_ATTR_DAEMON], daemon_policy) < 0)
+        index_nested(tb, UAPI_DAEMON_MAX, top[UAPI_CMD_ATTR_DAEMON], daemon_rules) < 0)
         return -EINVAL;
     if (tb[UAPI_DAEMON_STATE] == NULL || tb[UAPI_DAEMON_MCAST_IFN] == NULL ||
         tb[UAPI_DAEMON_SYNC_ID] == NULL)
@@ -338,11 +396,11 @@ int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out)
     }
     if (tb[UAPI_DAEMON_MCAST_GROUP6] != NULL) {
         out->mcast_af = AF_INET6;
-        memcpy(out->mcast_group, nla_data(tb[UAPI_DAEMON_MCAST_GROUP6]), 16);
+        memcpy(out->mcast_group, attr_data(tb[UAPI_DAEMON_MCAST_GROUP6]), 16);
         out->present |= PYIPVS_HAS_MCAST_GROUP;
     } else if (tb[UAPI_DAEMON_MCAST_GROUP] != NULL) {
         out->mcast_af = AF_INET;
-        memcpy(out->mcast_group, nla_data(tb[UAPI_DAEMON_MCAST_GROUP]), 4);
+        memcpy(out->mcast_group, attr_data(tb[UAPI_DAEMON_MCAST_GROUP]), 4);
         out->present |= PYIPVS_HAS_MCAST_GROUP;
     }
     if (tb[UAPI_DAEMON_MCAST_PORT] != NULL) {
@@ -358,12 +416,12 @@ int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out)
 
 int pyipvs_decode_info(const void *msg, size_t len, struct pyipvs_info *out)
 {
-    struct nlattr *tb[UAPI_INFO_MAX + 1];
+    const struct nlattr *tb[UAPI_INFO_MAX + 1];
 
     memset(out, 0, sizeof(*out));
     /* The info attributes sit at the top level but are numbered apart from
-     * the command attributes, so they get their own policy. */
-    if (parse_msg(tb, UAPI_INFO_MAX, info_policy, msg, len, UAPI_CMD_SET_INFO) < 0)
+     * the command attributes, so they get their own rules. */
+    if (parse_msg(tb, UAPI_INFO_MAX, info_rules, msg, len, UAPI_CMD_SET_INFO) < 0)
         return -EINVAL;
     if (tb[UAPI_INFO_VERSION] == NULL || tb[UAPI_INFO_CONN_TAB_SIZE] == NULL)
         return -EINVAL;
@@ -374,7 +432,7 @@ int pyipvs_decode_info(const void *msg, size_t len, struct pyipvs_info *out)
 
 int pyipvs_decode_timeouts(const void *msg, size_t len, struct pyipvs_timeouts *out)
 {
-    struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
+    const struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
     int rc;
 
     memset(out, 0, sizeof(*out));
