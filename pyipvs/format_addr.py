@@ -17,8 +17,6 @@ from pyipvs.names import Resolver
 #: ipvsadm renders "addr:port" into a 60-byte buffer, so 59 characters survive.
 ADDRPORT_MAX = 59
 
-M32 = 0xFFFFFFFF
-
 # Port-name tables by IP protocol; ipvsadm names ports for these three only.
 PORT_PROTO: dict[int, str] = {
     Protocol.TCP: "tcp",
@@ -28,12 +26,6 @@ PORT_PROTO: dict[int, str] = {
 
 _AF_INET6 = socket.AF_INET6
 _inet_ntop = socket.inet_ntop
-
-
-def s32(value: int) -> int:
-    """A 32-bit value as C's `%d` shows it (two's complement)."""
-    value &= M32
-    return value - 0x100000000 if value & 0x80000000 else value
 
 
 def ntop(address: IPAddress) -> str:

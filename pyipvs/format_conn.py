@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyipvs.format_addr import M32, addrport
+from pyipvs.format_addr import addrport
+from pyipvs.format_head import M32
 from pyipvs.model import IPAddress
 from pyipvs.names import Resolver
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from pyipvs.format_addr import M32, PORT_PROTO, addrport, ntop, s32
+from pyipvs.format_addr import PORT_PROTO, addrport, ntop
+from pyipvs.format_head import M32, ListFormat, s32
 from pyipvs.model import (
     Family,
     Forward,
@@ -51,20 +51,6 @@ NULL_TEXT = "(null)"
 # ipvsadm indexes a three-entry table with tun_flags; 3 (both bits) would
 # read past it. We pick the remote-checksum entry whenever bit 2 is set.
 _TUN_FLAG_TEXT = ("-c", "+c", "r+c", "r+c")
-
-
-@dataclass(frozen=True, slots=True)
-class ListFormat:
-    """The `-L` format options. Several may be set; ipvsadm's precedence applies."""
-
-    numeric: bool = False
-    stats: bool = False
-    rate: bool = False
-    thresholds: bool = False
-    persistent_conn: bool = False
-    tun_info: bool = False
-    exact: bool = False
-    nosort: bool = False
 
 
 def print_largenum(value: int, exact: bool = False) -> str:
@@ -117,55 +103,6 @@ def port_proto(status: ServiceStatus) -> str | None:
     if key.fwmark:
         return None
     return PORT_PROTO.get(int(key.protocol))
-
-
-def title_lines(fmt: ListFormat) -> list[str]:
-    """The two column-title lines (some end in a blank: ipvsadm pads the last title)."""
-    if fmt.stats:
-        head = "%-33s %8s %8s %8s %8s %8s" % (
-            "Prot LocalAddress:Port",
-            "Conns",
-            "InPkts",
-            "OutPkts",
-            "InBytes",
-            "OutBytes",
-        )
-    elif fmt.rate:
-        head = "%-33s %8s %8s %8s %8s %8s" % (
-            "Prot LocalAddress:Port",
-            "CPS",
-            "InPPS",
-            "OutPPS",
-            "InBPS",
-            "OutBPS",
-        )
-    elif fmt.thresholds:
-        head = "%-33s %-10s %-10s %-10s %-10s" % (
-            "Prot LocalAddress:Port",
-            "Uthreshold",
-            "Lthreshold",
-            "ActiveConn",
-            "InActConn",
-        )
-    elif fmt.persistent_conn:
-        head = "%-33s %-9s %-11s %-10s %-10s" % (
-            "Prot LocalAddress:Port",
-            "Weight",
-            "PersistConn",
-            "ActiveConn",
-            "InActConn",
-        )
-    elif fmt.tun_info:
-        return [
-            "Prot LocalAddress:Port Scheduler Flags",
-            "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn",
-        ]
-    else:
-        return [
-            "Prot LocalAddress:Port Scheduler Flags",
-            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
-        ]
-    return [head, "  -> RemoteAddress:Port"]
 
 
 def _listing_name(status: ServiceStatus, numeric: bool, resolver: Resolver) -> str:

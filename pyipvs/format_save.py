@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyipvs.format_addr import M32, PORT_PROTO, addrport, s32
+from pyipvs.format_addr import PORT_PROTO, addrport
+from pyipvs.format_head import M32, s32
 from pyipvs.format_list import (
     NULL_TEXT,
     dest_names,

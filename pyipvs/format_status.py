@@ -1,5 +1,6 @@
-"""The one-line reports of `-L`: version header, `--timeout`, `--daemon`
-(top layer: pure Python, no cffi). Behind pyipvs.format; import from there.
+"""The short reports of `-L`: `--timeout` and `--daemon` (top layer: pure
+Python, no cffi); the version header is format_head's. Behind pyipvs.format;
+import from there.
 """
 
 # printf-style % mirrors the C format strings being reproduced, and is the fastest
@@ -9,22 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pyipvs.format_addr import M32, ntop, s32
-from pyipvs.model import Daemon, DaemonState, Info, Timeouts
+from pyipvs.format_addr import ntop
+from pyipvs.format_head import M32, s32
+from pyipvs.model import Daemon, DaemonState, Timeouts
 
 _MASTER = int(DaemonState.MASTER)
 _BACKUP = int(DaemonState.BACKUP)
-
-
-def version_line(info: Info) -> str:
-    """`IP Virtual Server version 1.2.1 (size=4096)`."""
-    major, minor, patch = info.version
-    return "IP Virtual Server version %d.%d.%d (size=%d)" % (
-        major & 0xFF,
-        minor & 0xFF,
-        patch & 0xFF,
-        s32(info.conn_tab_size),
-    )
 
 
 def timeout_line(t: Timeouts) -> str:

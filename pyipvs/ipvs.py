@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extension
     from typing_extensions import Self
 
     from pyipvs.batch import Batch, BatchResult, Command
-    from pyipvs.format_list import ListFormat
+    from pyipvs.format_head import ListFormat
     from pyipvs.reconcile import ApplyResult, Plan, Scope, Table
     from pyipvs.snapshot import Snapshot
 

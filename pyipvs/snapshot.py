@@ -70,7 +70,7 @@ from pyipvs.errors import IPVSError
 from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus, Stats
 
 if TYPE_CHECKING:
-    from pyipvs.format_list import ListFormat
+    from pyipvs.format_head import ListFormat
     from pyipvs.ipvs import IPVS
 
 #: A real server's identity inside its service (the kernel's lookup key).

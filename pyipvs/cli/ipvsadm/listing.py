@@ -1,24 +1,24 @@
 """The `-L` and `-S` family: which listing a command line asks for, fetching it,
-and handing it to the shared formatters (top layer: the `pyipvsadm` front end).
+and handing it to its formatter (top layer: the `pyipvsadm` front end).
 
 ipvsadm 1.31 picks one listing: `-c` the connection table, else a service
 option that one service (no version line), else `--timeout`, else `--daemon`,
 else everything. A fetch that fails ends the run with status 1 (also inside
 `-R`): with ipvsadm's message for the service and server dumps, silently for
-the timeouts and daemons. Formatting is pyipvs.format's; sorting is
-pyipvs.sorting's (ipvsadm's glibc merge sort with its wrap-around compare).
+the timeouts and daemons.
+
+The whole table with `-n` (`-Ln`, `-Sn`, with any format option) is
+formatted by the C core, and this module holds all its Python side: only
+pyipvs.format_head, no row formatter. Every other listing is formatted in
+Python (listing_python.py), imported when one runs: pyipvs.format,
+pyipvs.sorting and name resolution are start-up cost the numeric listings
+do not need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from pyipvs import format as fmtmod
 from pyipvs.errors import IPVSError, Op
-from pyipvs.format import ListFormat
-from pyipvs.model import ServerStatus, ServiceStatus
-from pyipvs.names import NumericResolver, Resolver, SystemResolver
-from pyipvs.sorting import sort_servers, sort_services
+from pyipvs.format_head import ListFormat, title_lines, version_line
 
 from .entry import Entry
 from .options import Opt
@@ -40,10 +40,6 @@ def list_format(entry: Entry) -> ListFormat:
     )
 
 
-def resolver_for(numeric: bool) -> Resolver:
-    return NumericResolver() if numeric else SystemResolver()
-
-
 def list_command(session: Session, entry: Entry) -> None:
     """`-L`/`-l` with its options (already checked)."""
     fmt = list_format(entry)
@@ -53,10 +49,16 @@ def list_command(session: Session, entry: Entry) -> None:
 
         list_connections(session, fmt)
     elif Opt.SERVICE in g:
+        from .listing_python import list_service
+
         list_service(session, entry, fmt)
     elif Opt.TIMEOUT in g:
+        from .listing_python import list_timeouts
+
         list_timeouts(session)
     elif Opt.DAEMON in g:
+        from .listing_python import list_daemons
+
         list_daemons(session)
     else:
         list_all(session, fmt)
@@ -68,88 +70,26 @@ def list_all(
     """Every service with its servers: `-L` (fmt) or `-S` (save, numeric)."""
     if fmt is None:
         fmt = ListFormat(numeric=numeric)
-    out = session.out
     if not save:
-        out.line(fmtmod.version_line(session.info))
+        session.out.line(version_line(session.info))
     if fmt.numeric:
         _list_numeric(session, fmt, save)
         return
-    try:
-        # ipvsadm's service dump records no operation of its own. The whole
-        # table comes in one consistent read (pyipvs.snapshot), not one
-        # library call per service.
-        snap = session.ipvs.snapshot()
-    except IPVSError as exc:
-        raise Exit(1, session.message(exc)) from exc
-    services = list(snap.services)
-    if save or not fmt.nosort:
-        services = sort_services(services)
-    if not save:
-        out.lines(fmtmod.title_lines(fmt))
-    resolver = resolver_for(fmt.numeric)
-    for status in services:
-        _print_service(session, status, fmt, resolver, save, snap.servers_of(status.key))
+    from .listing_python import list_table
+
+    list_table(session, fmt, save)
 
 
 def _list_numeric(session: Session, fmt: ListFormat, save: bool) -> None:
-    """`-Ln`/`-Sn`: the same read and the same lines, formatted by the C core
-    (IPVS.numeric_listing): no model object per row."""
+    """`-Ln`/`-Sn`: the same read and the same lines as listing_python's
+    list_table, formatted by the C core (IPVS.numeric_listing): no model
+    object per row."""
     try:
         text, count = session.ipvs.numeric_listing(fmt, save=save)
     except IPVSError as exc:
         raise Exit(1, session.message(exc)) from exc
     if count:
-        session.last_op = Op.GET_DESTS  # as after the per-service dumps below
+        session.last_op = Op.GET_DESTS  # as after listing_python's per-service dumps
     if not save:
-        session.out.lines(fmtmod.title_lines(fmt))
+        session.out.lines(title_lines(fmt))
     session.out.write(text)
-
-
-def _print_service(
-    session: Session,
-    status: ServiceStatus,
-    fmt: ListFormat,
-    resolver: Resolver,
-    save: bool,
-    fetched: Sequence[ServerStatus] | None = None,
-) -> None:
-    session.last_op = Op.GET_DESTS
-    try:
-        servers = list(fetched) if fetched is not None else session.ipvs.servers(status.key)
-    except IPVSError as exc:
-        raise Exit(1, session.message(exc)) from exc
-    if save or not fmt.nosort:
-        servers = sort_servers(servers)
-    if save:
-        session.out.lines(fmtmod.save_lines(status, servers, fmt.numeric, resolver))
-    else:
-        session.out.lines(fmtmod.service_lines(status, servers, fmt, resolver))
-
-
-def list_service(session: Session, entry: Entry, fmt: ListFormat) -> None:
-    """`-L` with a service option: that service only, no version line."""
-    session.last_op = Op.GET_SERVICE
-    try:
-        status = session.ipvs.service(entry.service_key())
-    except IPVSError as exc:
-        raise Exit(1, session.message(exc)) from exc
-    session.out.lines(fmtmod.title_lines(fmt))
-    _print_service(session, status, fmt, resolver_for(fmt.numeric), False)
-
-
-def list_timeouts(session: Session) -> None:
-    session.last_op = Op.GET_TIMEOUT
-    try:
-        timeouts = session.ipvs.timeouts()
-    except IPVSError as exc:
-        raise Exit(1) from exc  # ipvsadm says nothing here
-    session.out.line(fmtmod.timeout_line(timeouts))
-
-
-def list_daemons(session: Session) -> None:
-    session.last_op = Op.GET_DAEMON
-    try:
-        daemons = session.ipvs.daemons()
-    except IPVSError as exc:
-        raise Exit(1) from exc  # ipvsadm says nothing here
-    session.out.lines(fmtmod.daemon_lines(daemons))

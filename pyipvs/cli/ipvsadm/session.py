@@ -51,7 +51,6 @@ class Session:
         """Run one command line; returns 0 or -1 (ipvsadm's process_options),
         or raises outcome.Exit where ipvsadm would exit."""
         from .commands import execute
-        from .restore import restore
 
         try:
             entry = parse_command_line(argv, posix=self.posix)
@@ -61,5 +60,7 @@ class Session:
         if entry.command is Command.RESTORE:
             if reading_stdin:
                 raise TryHelp()  # a -R inside -R input
+            from .restore import restore
+
             return restore(self)
         return execute(self, entry)
