@@ -80,51 +80,6 @@ from pyipvs._native._core import (
 from pyipvs._native._core import (
     check as check,
 )
-from pyipvs._native.batch import (
-    BATCH_CHUNK_MSGS as BATCH_CHUNK_MSGS,
-)
-from pyipvs._native.batch import (
-    BATCH_FAILED as BATCH_FAILED,
-)
-from pyipvs._native.batch import (
-    BATCH_NO_ADAPT as BATCH_NO_ADAPT,
-)
-from pyipvs._native.batch import (
-    BATCH_OK as BATCH_OK,
-)
-from pyipvs._native.batch import (
-    BATCH_PENDING as BATCH_PENDING,
-)
-from pyipvs._native.batch import (
-    BATCH_STOP_ON_ERROR as BATCH_STOP_ON_ERROR,
-)
-from pyipvs._native.batch import (
-    BATCH_STOP_ON_LOST as BATCH_STOP_ON_LOST,
-)
-from pyipvs._native.batch import (
-    BATCH_UNKNOWN as BATCH_UNKNOWN,
-)
-from pyipvs._native.batch import (
-    CMD_SET_CONFIG as CMD_SET_CONFIG,
-)
-from pyipvs._native.batch import (
-    RESTORE_END as RESTORE_END,
-)
-from pyipvs._native.batch import (
-    RESTORE_FULL as RESTORE_FULL,
-)
-from pyipvs._native.batch import (
-    RESTORE_SLOW as RESTORE_SLOW,
-)
-from pyipvs._native.batch import (
-    Batch as Batch,
-)
-from pyipvs._native.batch import (
-    BatchReport as BatchReport,
-)
-from pyipvs._native.batch import (
-    RestoreScan as RestoreScan,
-)
 from pyipvs._native.handle import (
     Handle as Handle,
 )
@@ -136,6 +91,51 @@ from pyipvs._pyipvs_cffi import (
 )
 
 if TYPE_CHECKING:
+    from pyipvs._native.batch import (
+        BATCH_CHUNK_MSGS as BATCH_CHUNK_MSGS,
+    )
+    from pyipvs._native.batch import (
+        BATCH_FAILED as BATCH_FAILED,
+    )
+    from pyipvs._native.batch import (
+        BATCH_NO_ADAPT as BATCH_NO_ADAPT,
+    )
+    from pyipvs._native.batch import (
+        BATCH_OK as BATCH_OK,
+    )
+    from pyipvs._native.batch import (
+        BATCH_PENDING as BATCH_PENDING,
+    )
+    from pyipvs._native.batch import (
+        BATCH_STOP_ON_ERROR as BATCH_STOP_ON_ERROR,
+    )
+    from pyipvs._native.batch import (
+        BATCH_STOP_ON_LOST as BATCH_STOP_ON_LOST,
+    )
+    from pyipvs._native.batch import (
+        BATCH_UNKNOWN as BATCH_UNKNOWN,
+    )
+    from pyipvs._native.batch import (
+        CMD_SET_CONFIG as CMD_SET_CONFIG,
+    )
+    from pyipvs._native.batch import (
+        RESTORE_END as RESTORE_END,
+    )
+    from pyipvs._native.batch import (
+        RESTORE_FULL as RESTORE_FULL,
+    )
+    from pyipvs._native.batch import (
+        RESTORE_SLOW as RESTORE_SLOW,
+    )
+    from pyipvs._native.batch import (
+        Batch as Batch,
+    )
+    from pyipvs._native.batch import (
+        BatchReport as BatchReport,
+    )
+    from pyipvs._native.batch import (
+        RestoreScan as RestoreScan,
+    )
     from pyipvs._native.codec import (
         decode_daemon as decode_daemon,
     )
@@ -332,11 +332,26 @@ if TYPE_CHECKING:
         table_text as table_text,
     )
 
-# Imported on first use: connection tables, /proc files, recorded dumps and
-# whole-table reads are start-up cost for a pyipvsadm run that needs none of
-# them (each module costs a few milliseconds here, about 60 times that in
+# Imported on first use: the batch engine, connection tables, /proc files,
+# recorded dumps and whole-table reads are start-up cost for a pyipvsadm run
+# that needs none of them (each module costs a few milliseconds here, about 60 times that in
 # the emulated test VM). Name -> submodule of this package.
 _LAZY: dict[str, str] = {
+    "BATCH_CHUNK_MSGS": "batch",
+    "BATCH_FAILED": "batch",
+    "BATCH_NO_ADAPT": "batch",
+    "BATCH_OK": "batch",
+    "BATCH_PENDING": "batch",
+    "BATCH_STOP_ON_ERROR": "batch",
+    "BATCH_STOP_ON_LOST": "batch",
+    "BATCH_UNKNOWN": "batch",
+    "CMD_SET_CONFIG": "batch",
+    "RESTORE_END": "batch",
+    "RESTORE_FULL": "batch",
+    "RESTORE_SLOW": "batch",
+    "Batch": "batch",
+    "BatchReport": "batch",
+    "RestoreScan": "batch",
     "decode_daemon": "codec",
     "decode_info": "codec",
     "decode_server": "codec",
