@@ -25,14 +25,43 @@
 
 /* Shared with list_fmt.c (declared in core.h): the numeric address text of
  * every ipvsadm listing. */
+static char *put_dec(char *p, unsigned v)
+{
+    char tmp[8];
+    int n = 0;
+
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* IPv4 by hand: it is most of every listing's addresses, and snprintf's
+ * five conversions were most of this function's cost under emulation.
+ * Truncated to cap like snprintf (callers pass 64). */
 void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port)
 {
-    char host[INET6_ADDRSTRLEN];
+    char host[INET6_ADDRSTRLEN], v4[sizeof("255.255.255.255:65535")], *p = v4;
+    size_t n;
 
-    if (af == AF_INET6 && inet_ntop(AF_INET6, a, host, sizeof(host)))
+    if (af == AF_INET6 && inet_ntop(AF_INET6, a, host, sizeof(host))) {
         snprintf(out, cap, "[%s]:%u", host, port);
-    else
-        snprintf(out, cap, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
+        return;
+    }
+    for (int i = 0; i < 4; i++) {
+        p = put_dec(p, a[i]);
+        *p++ = i < 3 ? '.' : ':';
+    }
+    p = put_dec(p, port);
+    n = (size_t)(p - v4);
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, v4, n);
+    out[n] = '\0';
 }
 
 /* ipvsadm reads the PE data with sscanf's %s: its first word, if any. */
