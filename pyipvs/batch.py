@@ -38,11 +38,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyipvs import _native
 from pyipvs.batch_result import BatchError, BatchResult, Command, CommandResult, Outcome
-from pyipvs.batch_rollback import RollbackError, Snapshot, rollback, take_snapshot
 from pyipvs.errors import IPVSError, IPVSValueError, Op
 from pyipvs.ipvs import check_daemon, check_key, check_server, check_service, check_timeouts
 from pyipvs.model import Daemon, DaemonState, Family, Server, Service, ServiceKey, Timeouts
@@ -55,6 +54,8 @@ RESTORE_FULL = _native.RESTORE_FULL
 if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extensions
     from typing_extensions import Self
 
+    from pyipvs.batch_rollback import RollbackError as RollbackError
+    from pyipvs.batch_rollback import Snapshot
     from pyipvs.ipvs import IPVS
 
 __all__ = [
@@ -325,6 +326,8 @@ class _Run:
         b = self.b
         snap: Snapshot | None = None
         if b._protect:
+            from pyipvs.batch_rollback import rollback, take_snapshot
+
             t = b._touched
             snap = take_snapshot(self.h, t.keys, t.everything, t.timeouts)
         flags = _native.BATCH_STOP_ON_ERROR if b._stop else 0
@@ -392,3 +395,12 @@ def apply_batch(
         return b.apply(progress)
     finally:
         b.close()
+
+
+def __getattr__(name: str) -> Any:
+    # The rollback code loads with an atomic or protected batch (never for -R).
+    if name == "RollbackError":
+        from pyipvs.batch_rollback import RollbackError
+
+        return RollbackError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
