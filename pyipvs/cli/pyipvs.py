@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO, Any
@@ -40,6 +39,8 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
         info = ipvs.info()
         snap = ipvs.snapshot()
     if args.json:
+        import json
+
         # 64-bit counters and the kernel estimator's rates of every service
         # and server (Stats: conns..outbytes, then cps..outbps).
         doc: dict[str, Any] = {

@@ -15,7 +15,6 @@ Scope: --address/--port/--fwmark limit both commands to matching services,
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import IO
 
@@ -26,7 +25,6 @@ from ..reconcile import (
     Plan,
     Scope,
     Table,
-    apply_plan,
     change_line,
     plan_json,
     plan_lines,
@@ -112,6 +110,13 @@ def _desired(args: argparse.Namespace, scope: Scope, stdin: IO[str]) -> RecordSi
     return prepare_file(args.file, args.format, scope)
 
 
+def _write_json(doc: object, stdout: IO[str]) -> None:
+    import json  # only for --json: the json package is start-up cost otherwise
+
+    json.dump(doc, stdout)
+    stdout.write("\n")
+
+
 def _fail(prog: str, e: BaseException, stderr: IO[str]) -> int:
     if isinstance(e, DesiredError):
         for p in e.problems:
@@ -131,8 +136,7 @@ def cmd_diff(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr: 
     except (IPVSError, IPVSValueError, OSError) as e:
         return _fail("pyipvs diff", e, stderr)
     if args.json:
-        json.dump(plan_json(plan), stdout)
-        stdout.write("\n")
+        _write_json(plan_json(plan), stdout)
     elif plan:
         stdout.write("\n".join(plan_lines(plan)) + "\n")
     return 1 if plan else 0
@@ -159,6 +163,8 @@ def cmd_apply(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
                 stderr.flush()
                 time.sleep(seconds)
 
+            from ..reconcile import apply_plan  # the batch engine: not for diffs, dry runs
+
             result = apply_plan(ipvs, plan, atomic=args.atomic, sleep=wait)
     except (IPVSError, IPVSValueError, OSError) as e:
         return _fail(prog, e, stderr)
@@ -171,8 +177,7 @@ def cmd_apply(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
     if args.json:
         doc = result_json(result)
         doc["read_and_plan_seconds"] = round(t1 - t0, 6)
-        json.dump(doc, stdout)
-        stdout.write("\n")
+        _write_json(doc, stdout)
         return 0 if result.ok else 1
     if args.verbose:
         for line in plan_lines(plan):
@@ -187,8 +192,7 @@ def cmd_apply(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
 
 def _dry_run(plan: Plan, args: argparse.Namespace, stdout: IO[str]) -> int:
     if args.json:
-        json.dump(plan_json(plan), stdout)
-        stdout.write("\n")
+        _write_json(plan_json(plan), stdout)
         return 0
     for line in plan_lines(plan):
         stdout.write(line + "\n")

@@ -20,7 +20,8 @@ compared in C-speed set operations), `apply` (the batch engine), `render`
 
 from __future__ import annotations
 
-from .apply import ApplyResult, apply_plan
+from typing import TYPE_CHECKING, Any
+
 from .desired import DesiredError, load, loads, parse_data, parse_save
 from .plan import (
     Action,
@@ -37,6 +38,20 @@ from .plan import (
 from .records import RecordSide, plan_for, prepare, prepare_file
 from .render import change_line, plan_json, plan_lines, result_json, summary
 from .table import Table, read_live
+
+if TYPE_CHECKING:
+    from .apply import ApplyResult, apply_plan
+
+
+def __getattr__(name: str) -> Any:
+    # `apply` is imported on first use: it brings in the batch engine, which
+    # `pyipvs diff` and planning never need.
+    if name in ("ApplyResult", "apply_plan"):
+        from . import apply
+
+        return getattr(apply, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Action",

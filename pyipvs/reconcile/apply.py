@@ -21,13 +21,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pyipvs.batch import Batch, BatchResult, CommandResult
-from pyipvs.batch_rollback import Snapshot, rollback, take_snapshot
 from pyipvs.ipvs import IPVS
 from pyipvs.model import Server, Service
 
 from .plan import Action, Change, Plan
+
+if TYPE_CHECKING:
+    from pyipvs.batch_rollback import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +109,9 @@ def apply_plan(
     first, second = plan.before_drain, plan.after_drain
     snap: Snapshot | None = None
     if atomic and first and second:
+        # only then: the rollback code is start-up cost for any other apply
+        from pyipvs.batch_rollback import rollback, take_snapshot
+
         keys = {c.key for c in plan.changes}
         snap = ipvs._call(lambda h: take_snapshot(h, keys, False, False))
     results: list[BatchResult] = []

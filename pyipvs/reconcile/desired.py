@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import json
 import os
 from collections.abc import Iterable
 from typing import IO, Any
@@ -214,6 +213,8 @@ def loads(text: str, fmt: str = "auto", source: str = "<string>") -> Table:
     if fmt == "save":
         return parse_save(text.splitlines(True), source)
     if fmt == "json":
+        import json  # here: the json package is start-up cost for save files
+
         try:
             data = json.loads(text)
         except ValueError as e:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyipvs.jsonable import to_jsonable
 from pyipvs.model import Family, Server, ServerStatus, Service, ServiceKey, ServiceStatus
 
-from .apply import ApplyResult
 from .plan import Action, Change, Plan
+
+if TYPE_CHECKING:
+    from .apply import ApplyResult
 
 _MARK = {
     Action.ADD_SERVICE: "+ -A",
