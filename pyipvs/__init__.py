@@ -50,16 +50,10 @@ from pyipvs.model import (
 if TYPE_CHECKING:
     from pyipvs.ipvs import IPVS
 
-
-def _version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-    except ImportError:  # pragma: no cover
-        return "0.1.0"
-    try:
-        return version("pyipvs")
-    except PackageNotFoundError:
-        return "0.1.0"
+# The one place the version is written: the distribution's metadata takes it
+# from here (pyproject.toml, tool.setuptools.dynamic), so reading it costs no
+# importlib.metadata, some 60 modules that `pyipvsadm -v` would import.
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
@@ -67,12 +61,6 @@ def __getattr__(name: str) -> Any:
         from pyipvs.ipvs import IPVS
 
         return IPVS
-    if name == "__version__":
-        # Looked up on first use: importlib.metadata is a third of what
-        # `pyipvsadm` spends importing before its first line of work.
-        version = _version()
-        globals()["__version__"] = version
-        return version
     raise AttributeError(f"module 'pyipvs' has no attribute {name!r}")
 
 
