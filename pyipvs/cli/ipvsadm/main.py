@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, TextIO
 from pyipvs.errors import IPVSError, IPVSUnavailableError, ipvs_strerror
 from pyipvs.model import Info
 
-from .helptext import help_text, version_text
 from .outcome import Crash, Exit, ShowHelp, ShowVersion, TryHelp
 from .session import Session
 from .stdio import CStderr, CStdout
@@ -66,9 +65,13 @@ def main(
         out.discard()
         return 139
     except ShowHelp:
+        from .helptext import help_text  # this text is no start-up cost for other runs
+
         out.write(help_text(argv0))
         return 0
     except ShowVersion:
+        from .helptext import version_text
+
         out.write(version_text())
         return 0
     except TryHelp:

@@ -50,8 +50,6 @@ class Session:
     def process(self, argv: Sequence[str], reading_stdin: bool) -> int:
         """Run one command line; returns 0 or -1 (ipvsadm's process_options),
         or raises outcome.Exit where ipvsadm would exit."""
-        from .commands import execute
-
         try:
             entry = parse_command_line(argv, posix=self.posix)
         except PoptError as exc:
@@ -63,4 +61,6 @@ class Session:
             from .restore import restore
 
             return restore(self)
+        from .commands import execute
+
         return execute(self, entry)
