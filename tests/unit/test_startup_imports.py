@@ -1,0 +1,190 @@
+"""What the hot command lines import (host only).
+
+In the emulated test VM every module costs 15-45 ms to import, more than
+the work of most command lines, so the hot ones are held to what they need.
+Each test runs the pure part of a command (everything up to the kernel, with
+a client whose kernel calls are stood in) in a fresh interpreter and checks
+the modules it must not have imported:
+
+- `pyipvsadm -Ln`/`-Sn` (any format option): the C core formats the rows, so
+  no pyipvs.format*, names, sorting or socket (only pyipvs.format_head).
+- `pyipvsadm -v`/`-h`: no importlib.metadata for the version.
+- `pyipvsadm -R`'s batched restore: no rollback code, no formatters.
+- `pyipvs apply FILE` in save format (the records path): no json, no rollback
+  code; `pyipvs diff FILE` not even the batch engine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Client stand-in: an IPVS whose kernel calls (`_call`) answer without a
+# kernel. The listing still goes through IPVS.numeric_listing and
+# pyipvs.snapshot, so their imports count.
+_FAKE = """
+import io, sys
+from pyipvs.ipvs import IPVS
+from pyipvs.model import Info
+
+class Fake(IPVS):
+    def __init__(self):
+        pass
+
+    def close(self):
+        pass
+
+    def _call(self, fn):
+        return (b"", 0)
+
+main_mod = sys.modules["pyipvs.cli.ipvsadm.main"]
+main_mod._try_open = lambda netns: (Fake(), Info((1, 2, 1), 4096))
+
+def run(*args, stdin=""):
+    out, err = io.StringIO(), io.StringIO()
+    rc = main_mod.main(["ipvsadm", *args], io.StringIO(stdin), out, err)
+    return rc, out.getvalue(), err.getvalue()
+"""
+
+_FORMATTERS = {
+    "pyipvs.format",
+    "pyipvs.format_addr",
+    "pyipvs.format_conn",
+    "pyipvs.format_list",
+    "pyipvs.format_save",
+    "pyipvs.format_status",
+    "pyipvs.names",
+    "pyipvs.sorting",
+    "pyipvs.cli.ipvsadm.listing_python",
+}
+_NEVER = {"importlib.metadata", "argparse", "json", "subprocess", "socket"}
+
+
+def _run(code: str) -> tuple[set[str], Any]:
+    """Run code in a fresh interpreter: the modules it has imported when it
+    ends, and the value it left in `result`."""
+    script = "import pyipvs.cli.ipvsadm.main\n" + _FAKE + textwrap.dedent(code)
+    # the modules are taken before json is imported for the report
+    script += "\nmodules = sorted(sys.modules)\nimport json\n"
+    script += "print(json.dumps({'modules': modules, 'result': result}))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout.splitlines()[-1])
+    return set(doc["modules"]), doc["result"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-Ln"], ["-Sn"], ["-Ln", "--stats", "--exact"], ["-L", "-n", "--rate", "--nosort"]],
+)
+def test_numeric_listing_imports_no_python_formatter(argv: list[str]) -> None:
+    modules, result = _run(f"""
+    rc, out, err = run(*{argv!r})
+    result = [rc, out, err]
+    """)
+    rc, out, err = result
+    assert (rc, err) == (0, "")
+    if argv[0] != "-Sn":
+        assert str(out).startswith("IP Virtual Server version 1.2.1 (size=4096)\nProt ")
+    unwanted = (
+        _FORMATTERS
+        | _NEVER
+        | {
+            "pyipvs.cli.ipvsadm.helptext",
+            "pyipvs.cli.ipvsadm.restore",
+            "pyipvs._native.batch",
+            "pyipvs.batch",
+        }
+    )
+    assert not unwanted & modules, sorted(unwanted & modules)
+    assert {"pyipvs.format_head", "pyipvs.snapshot"} <= modules
+
+
+@pytest.mark.parametrize("switch", ["-v", "-h"])
+def test_version_and_help_read_no_metadata(switch: str) -> None:
+    modules, result = _run(f"""
+    import pyipvs
+    rc, out, err = run({switch!r})
+    result = [rc, out.splitlines()[0], pyipvs.__version__]
+    """)
+    rc, first, version = result
+    assert rc == 0
+    assert first == f"pyipvsadm {version} (pyipvs; command-line compatible with ipvsadm v1.31)"
+    unwanted = _FORMATTERS | _NEVER | {"pyipvs.cli.ipvsadm.listing", "pyipvs.batch"}
+    assert not unwanted & modules, sorted(unwanted & modules)
+
+
+def test_restore_fast_path_imports_no_rollback_or_formatter() -> None:
+    # A fast-path line (C scanner) and one for the full parser, both added to
+    # the batch as -R adds them; applying is the kernel's part.
+    modules, result = _run("""
+    from pyipvs.cli.ipvsadm import restore, restore_batch
+    from pyipvs.cli.ipvsadm.session import Session
+    from pyipvs.cli.ipvsadm.stdio import CStderr, CStdout
+
+    out, err = io.StringIO(), io.StringIO()
+    ipvs = Fake()
+    s = Session(ipvs, Info((1, 2, 1), 4096), "ipvsadm", CStdout(out), CStderr(err), io.StringIO())
+    run_ = restore_batch._Run(s)
+    data = b"-A -t 10.0.0.1:80 -s rr\\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\\n"
+    pos = run_.feed(data)
+    run_.slow("--add-service --tcp-service 10.0.0.2:80 --scheduler wlc\\n")
+    result = [pos, len(data), len(run_.batch), err.getvalue()]
+    """)
+    pos, size, commands, err = result
+    assert (pos, commands, err) == (size, 3, "")
+    assert "pyipvs._native.batch" in modules
+    unwanted = (
+        _FORMATTERS
+        | _NEVER
+        | {
+            "pyipvs.batch_rollback",
+            "pyipvs.cli.ipvsadm.helptext",
+            "pyipvs.cli.ipvsadm.listing",
+        }
+    )
+    assert not unwanted & modules, sorted(unwanted & modules)
+
+
+@pytest.mark.parametrize("command", ["apply", "diff"])
+def test_reconcile_records_path_imports_no_json(command: str, tmp_path: Path) -> None:
+    # `pyipvs apply|diff FILE`: the command line parsed, the save file read
+    # as records, planned against an empty live table, the summary printed
+    # (apply: with the apply module loaded, as before sending the batch).
+    modules, result = _run(f"""
+    path = {str(tmp_path)!r} + "/rules"
+    with open(path, "w") as f:
+        f.write("-A -t 10.0.0.1:80 -s rr\\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\\n")
+    from pyipvs.cli import pyipvs as cli
+    from pyipvs import _native
+    from pyipvs.cli import pyipvs_reconcile as rec
+    from pyipvs.reconcile.records import RecordSide, plan_sides
+    from pyipvs.reconcile.render import summary
+
+    args = cli._parser({command!r}).parse_args([{command!r}, path])
+    scope = rec._scope(args)
+    desired = rec._desired(args, scope, io.StringIO())
+    live = RecordSide(_native.restore_records(b""))
+    plan = plan_sides(live, desired, scope)
+    if {command!r} == "apply":
+        from pyipvs.reconcile import apply_plan
+    result = [type(desired).__name__, summary(plan)]
+    """)
+    kind, text = result
+    assert kind == "RecordSide"
+    assert text.startswith("services: 1 added")
+    assert "argparse" in modules  # the extended CLI is argparse's
+    unwanted = {"json", "importlib.metadata", "pyipvs.batch_rollback"}
+    if command == "diff":
+        unwanted |= {"pyipvs.batch", "pyipvs._native.batch", "pyipvs.reconcile.apply"}
+    else:
+        assert "pyipvs.reconcile.apply" in modules
+    assert not unwanted & modules, sorted(unwanted & modules)
