@@ -13,7 +13,8 @@
  * decodes one message per real server, and libnl's parse (a call per
  * attribute for its type, its validation, its length and its data) cost
  * about 0.6 us per server natively and 20-27 us under the emulated VM's
- * TCG, a third of the whole read there (benchmarks/RESULTS.md, session 6).
+ * TCG, a quarter of the whole read there (benchmarks/RESULTS.md, session 6;
+ * benchmarks/core_micro.c measures the native cost).
  * The rules are libnl's policy semantics, kept exactly: an attribute whose
  * type is beyond the table is skipped, a known one shorter than its minimum
  * or longer than its maximum fails the decode, a string must end in NUL, a
