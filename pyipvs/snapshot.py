@@ -66,6 +66,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeAlias
 
 from pyipvs import _native
+from pyipvs._frozen import constructor
 from pyipvs.errors import IPVSError
 from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus, Stats
 
@@ -79,6 +80,7 @@ ServerId: TypeAlias = tuple[ServiceKey, IPAddress, int]
 DEFAULT_RETRIES = 5
 
 _EMPTY: tuple[ServerStatus, ...] = ()
+_new_stats = constructor(Stats)  # a poller builds one per row (pyipvs._frozen)
 
 
 class SnapshotInconsistentError(IPVSError):
@@ -243,7 +245,7 @@ class Counters:
 
     def stats(self, column: memoryview, row: int) -> Stats:
         """One row of `service_stats` or `server_stats` as a `Stats`."""
-        return Stats(*column[row * 10 : row * 10 + 10])
+        return _new_stats(*column[row * 10 : row * 10 + 10])
 
     def server_id(self, row: int) -> tuple[IPAddress, int]:
         """The address and port of server row `row`."""

@@ -6,6 +6,7 @@ import ipaddress
 import struct
 from typing import Any
 
+from pyipvs._frozen import constructor
 from pyipvs._native._core import (
     _DAEMON_STATE,
     _FAMILY,
@@ -177,6 +178,12 @@ _DEST_ROW = _layout(
 # counters of what did not change. The model is immutable, so sharing is safe.
 _Cache = dict[Any, Any]
 
+# The per-row objects of a full-table read, built without the frozen
+# __init__'s per-field cost (pyipvs._frozen).
+_new_stats = constructor(Stats)
+_new_service_status = constructor(ServiceStatus)
+_new_server_status = constructor(ServerStatus)
+
 
 def _address(cache: _Cache, af: int, raw: bytes, op: Op | None) -> IPAddress:
     a: IPAddress | None = cache.get((af, raw))
@@ -201,7 +208,7 @@ def _name(cache: _Cache, raw: bytes) -> str:
 def _stats(s: Any) -> Stats:
     v = (s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes,
          s.cps, s.inpps, s.outpps, s.inbps, s.outbps)  # fmt: skip
-    return Stats(*v) if any(v) else _ZERO_STATS
+    return _new_stats(*v) if any(v) else _ZERO_STATS
 
 
 def _service_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceStatus:
@@ -210,7 +217,8 @@ def _service_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceS
     if service is None:
         service = cache[conf] = _service_conf(conf, cache, op)
     counters = row[11:]
-    return ServiceStatus(service, Stats(*counters) if any(counters) else _ZERO_STATS, conf[7])
+    stats = _new_stats(*counters) if any(counters) else _ZERO_STATS
+    return _new_service_status(service, stats, conf[7])
 
 
 def _service_key(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServiceKey:
@@ -243,8 +251,8 @@ def _server_row(row: tuple[Any, ...], cache: _Cache, op: Op | None) -> ServerSta
     if server is None:
         server = cache[conf] = _server_conf(conf, cache, op)
     counters = row[13:]
-    stats = Stats(*counters) if any(counters) else _ZERO_STATS
-    return ServerStatus(server, row[10], row[11], row[12], stats)
+    stats = _new_stats(*counters) if any(counters) else _ZERO_STATS
+    return _new_server_status(server, row[10], row[11], row[12], stats)
 
 
 def _server_conf(conf: tuple[Any, ...], cache: _Cache, op: Op | None) -> Server:
