@@ -322,11 +322,17 @@ void pyipvs_handle_abandon(struct pyipvs_handle *h)
     __atomic_store_n(&h->abandoned, 1, __ATOMIC_RELEASE);
 }
 
+/* The coarse clock: deadlines and the stall guard need milliseconds, not
+ * nanoseconds, and a read loop asks for the time several times per dump
+ * (thousands of dumps per table). The fine clock is a vDSO read of the TSC
+ * on most machines, but where the kernel has no usable TSC (the emulated
+ * test VM: HPET) it is a system call of a few microseconds; the coarse one
+ * is a vDSO read of the last tick everywhere (resolution 1-10 ms). */
 long core_now_ms(void)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
