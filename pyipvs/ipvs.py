@@ -282,8 +282,8 @@ class IPVS:
     def numeric_listing(self, fmt: ListFormat, *, save: bool = False) -> tuple[str, int]:
         """The whole table as `ipvsadm -Ln` (fmt's options) or, with save,
         `ipvsadm -Sn` lines, formatted in C, and the number of services; see
-        `pyipvs.snapshot.numeric_listing`."""
-        from pyipvs.snapshot import numeric_listing
+        `pyipvs.listing_native.numeric_listing`."""
+        from pyipvs.listing_native import numeric_listing
 
         return numeric_listing(self, fmt, save=save)
 

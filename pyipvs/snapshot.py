@@ -67,35 +67,42 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from pyipvs import _native
 from pyipvs._frozen import constructor
-from pyipvs.errors import IPVSError
+from pyipvs.listing_native import (
+    DEFAULT_RETRIES,
+    SnapshotInconsistentError,
+    check_retries,
+    listing_mode,
+    numeric_listing,
+)
 from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus, Stats
 
 if TYPE_CHECKING:
-    from pyipvs.format_head import ListFormat
     from pyipvs.ipvs import IPVS
+
+# DEFAULT_RETRIES, SnapshotInconsistentError, listing_mode and numeric_listing
+# live in pyipvs.listing_native (all `pyipvsadm -Ln` needs) and are re-exported.
+__all__ = [
+    "DEFAULT_RETRIES",
+    "STATS_FIELDS",
+    "Counters",
+    "Rate",
+    "Rates",
+    "ServerId",
+    "Snapshot",
+    "SnapshotInconsistentError",
+    "listing_mode",
+    "numeric_listing",
+    "poll",
+    "rates",
+    "take",
+    "take_counters",
+]
 
 #: A real server's identity inside its service (the kernel's lookup key).
 ServerId: TypeAlias = tuple[ServiceKey, IPAddress, int]
 
-DEFAULT_RETRIES = 5
-
 _EMPTY: tuple[ServerStatus, ...] = ()
 _new_stats = constructor(Stats)  # a poller builds one per row (pyipvs._frozen)
-
-
-class SnapshotInconsistentError(IPVSError):
-    """The table kept changing while it was read; no consistent listing."""
-
-    def __init__(self, attempts: int) -> None:
-        super().__init__(
-            11,  # EAGAIN: trying again later may well succeed
-            None,
-            f"IPVS table changed during each of {attempts} listing attempts",
-        )
-        self.attempts = attempts
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (type(self), (self.attempts,))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -196,14 +203,9 @@ def rates(prev: Snapshot, cur: Snapshot) -> Rates:
     return Rates(seconds, MappingProxyType(svc), MappingProxyType(srv))
 
 
-def _check_retries(retries: object) -> None:
-    if not isinstance(retries, int) or not 0 <= retries <= 1000:
-        raise ValueError(f"retries must be an integer in 0..1000, not {retries!r}")
-
-
 def take(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Snapshot:
     """Read the whole table consistently (see the module doc)."""
-    _check_retries(retries)
+    check_retries(retries)
     got = ipvs._call(lambda h: _native.read_table(h, retries, ipvs._memo))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)
@@ -259,7 +261,7 @@ class Counters:
 
 def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
     """The same consistent read as `take`, kept as columns (see `Counters`)."""
-    _check_retries(retries)
+    check_retries(retries)
     got = ipvs._call(lambda h: _native.read_counters(h, retries, ipvs._memo))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)
@@ -273,40 +275,6 @@ def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
         got.ids,
         got.attempts,
     )
-
-
-def listing_mode(fmt: ListFormat, save: bool = False) -> int:
-    """The C formatter's mode bits (csrc/list_fmt.c) for fmt's options."""
-    mode = _native.LIST_SAVE if save else 0
-    for on, bit in (
-        (fmt.stats, _native.LIST_STATS),
-        (fmt.rate, _native.LIST_RATE),
-        (fmt.thresholds, _native.LIST_THRESHOLDS),
-        (fmt.persistent_conn, _native.LIST_PERSISTENT),
-        (fmt.tun_info, _native.LIST_TUN_INFO),
-        (fmt.exact, _native.LIST_EXACT),
-        (fmt.nosort, _native.LIST_NOSORT),
-    ):
-        if on:
-            mode |= bit
-    return mode
-
-
-def numeric_listing(
-    ipvs: IPVS, fmt: ListFormat, *, save: bool = False, retries: int = DEFAULT_RETRIES
-) -> tuple[str, int]:
-    """The whole table as the lines of `ipvsadm -Ln` with fmt's options (after
-    the title lines), or with save as those of `ipvsadm -Sn`: numeric, in
-    ipvsadm's order, formatted by the C core from the same consistent read as
-    `take` with no model object per row. Also returns the number of
-    services. fmt.numeric is implied (names are resolved in Python only)."""
-    _check_retries(retries)
-    mode = listing_mode(fmt, save)
-    got = ipvs._call(lambda h: _native.read_table_text(h, retries, mode))
-    if got is None:
-        raise SnapshotInconsistentError(retries + 1)
-    text, count = got
-    return text.decode("utf-8", "surrogateescape"), count
 
 
 def poll(ipvs: IPVS, interval: float, *, retries: int = DEFAULT_RETRIES) -> Iterator[Snapshot]:
