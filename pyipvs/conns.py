@@ -23,7 +23,7 @@ from typing import Any, TypeVar, final
 
 from pyipvs import _native as _n
 from pyipvs._frozen import constructor
-from pyipvs.format import ConnRow
+from pyipvs.format_conn import ConnRow
 from pyipvs.model import Family, IPAddress, ServiceKey
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -257,9 +257,10 @@ def _pe_word(data: str | None) -> str | None:
     return m.group() if m is not None else None
 
 
-# One per row of a table with millions (pyipvs._frozen: ~5x cheaper than
-# Connection's own __init__).
+# One per row of a table with millions (pyipvs._frozen: ~4x cheaper than
+# the frozen dataclasses' own __init__).
 _new_connection = constructor(Connection)
+_new_conn_row = constructor(ConnRow)
 
 
 def _conn_row(
@@ -268,7 +269,7 @@ def _conn_row(
     pe_data: str | None, _origin: Origin | None,
 ) -> ConnRow:  # fmt: skip
     """The native layer's row factory for ConnRow (same arguments as Connection)."""
-    return ConnRow(proto, caddr, cport, vaddr, vport, daddr, dport, state, expires, pe_name,
+    return _new_conn_row(proto, caddr, cport, vaddr, vport, daddr, dport, state, expires, pe_name,
                    _pe_word(pe_data))  # fmt: skip
 
 

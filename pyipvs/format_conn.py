@@ -1,5 +1,8 @@
 """Connection-table rows (`-L -c`) as ipvsadm 1.31 prints them (top layer:
-pure Python, no cffi). Behind pyipvs.format; import from there.
+pure Python, no cffi). Behind pyipvs.format; import from there, except on
+paths that count their start-up: `pyipvsadm -Lnc` takes `ConnRow` and the
+titles from here without the other formatters, name resolution or `socket`
+(tests/unit/test_startup_imports.py).
 
 The rows come from /proc/net/ip_vs_conn, parsed elsewhere into `ConnRow`.
 """
@@ -10,11 +13,13 @@ The rows come from /proc/net/ip_vs_conn, parsed elsewhere into `ConnRow`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pyipvs.format_addr import addrport
 from pyipvs.format_head import M32
-from pyipvs.model import IPAddress
-from pyipvs.names import Resolver
+
+if TYPE_CHECKING:
+    from pyipvs.model import IPAddress
+    from pyipvs.names import Resolver
 
 # ipvsadm names ports only for these protocol texts; the rest (IP templates
 # of fwmark services, ICMP, ...) stay numeric.
@@ -68,6 +73,8 @@ def _expire_text(expires: int) -> str:
 def conn_line(row: ConnRow, numeric: bool, persistent_conn: bool, resolver: Resolver) -> str:
     """One connection row. With --persistent-conn and PE data present, the
     destination column is 16 wide (the title says 18: a 1.31 quirk)."""
+    from pyipvs.format_addr import addrport  # here: it brings socket and names
+
     if numeric:
         # Inlined IPv4 text: connection tables run to hundreds of thousands of rows.
         c, v, d = row.caddr, row.vaddr, row.daddr

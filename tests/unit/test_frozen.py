@@ -13,6 +13,7 @@ import pytest
 
 from pyipvs._frozen import constructor
 from pyipvs.conns import Connection, Origin
+from pyipvs.format_conn import ConnRow
 from pyipvs.model import (
     Forward,
     Server,
@@ -39,6 +40,7 @@ CASES: list[tuple[type[Any], tuple[Any, ...], dict[str, Any]]] = [
     (Connection, ("TCP", 6, A4, 1, A4, 80, A4, 8080, "ESTABLISHED", 900), {}),
     (Connection, ("UDP", 17, A6, 2, A6, 53, A6, 53, "UDP", 5, "sip", "x"), {}),
     (Connection, ("IP", 0, A4, 0, A4, 0, A4, 0, "NONE", 1), {"origin": Origin.SYNC}),
+    (ConnRow, ("TCP", A4, 1, A4, 80, A4, 8080, "SYN_RECV", 59), {"pe_name": "sip"}),
 ]
 
 

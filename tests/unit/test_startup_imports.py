@@ -189,3 +189,28 @@ def test_reconcile_records_path_imports_no_json(command: str, tmp_path: Path) ->
     else:
         assert "pyipvs.reconcile.apply" in modules
     assert not unwanted & modules, sorted(unwanted & modules)
+
+
+def test_numeric_connection_listing_imports_no_python_formatter(tmp_path: Path) -> None:
+    # `pyipvsadm -Lnc` over a table in the kernel's format (the C core reads
+    # and formats it; Python prints the titles).
+    modules, result = _run(f"""
+    import pyipvs.conns as conns_mod
+    path = {str(tmp_path)!r} + "/ip_vs_conn"
+    with open(path, "w") as f:
+        f.write("Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\\n"
+                "TCP 0A000001 1F90 0A000002 0050 0A000003 0050 ESTABLISHED 899\\n")
+    real = conns_mod.ConnTable
+    conns_mod.ConnTable = lambda netns=None: real(path=path)
+    rc, out, err = run("-Lnc")
+    result = [rc, out, err]
+    """)
+    rc, out, err = result
+    assert (rc, err) == (0, "")
+    assert str(out).splitlines()[0] == "IPVS connection entries"
+    assert str(out).splitlines()[2].split() == [
+        "TCP", "14:59", "ESTABLISHED", "10.0.0.1:8080", "10.0.0.2:80", "10.0.0.3:80"
+    ]  # fmt: skip
+    unwanted = (_FORMATTERS - {"pyipvs.format_conn"}) | _NEVER | {"pyipvs.format_addr"}
+    assert not unwanted & modules, sorted(unwanted & modules)
+    assert {"pyipvs.conns", "pyipvs.format_conn"} <= modules

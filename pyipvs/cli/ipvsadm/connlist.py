@@ -10,11 +10,17 @@ message; a blank line (which the kernel never writes) ends it silently.
 
 from __future__ import annotations
 
-from pyipvs import format as fmtmod
-from pyipvs.format import ListFormat
+from typing import TYPE_CHECKING
+
+# format_conn, not the pyipvs.format facade: the numeric listing needs only
+# the titles, and the other formatters are start-up cost.
+from pyipvs.format_conn import conn_header_lines, conn_line
 
 from .outcome import Exit
 from .session import Session
+
+if TYPE_CHECKING:
+    from pyipvs.format_head import ListFormat
 
 CONN_PROC_FILE = "/proc/net/ip_vs_conn"
 
@@ -22,7 +28,6 @@ CONN_PROC_FILE = "/proc/net/ip_vs_conn"
 def list_connections(session: Session, fmt: ListFormat) -> None:
     from pyipvs.conns import ConnTable
     from pyipvs.ipvs import netns_path
-    from pyipvs.names import Resolver, SystemResolver
 
     table = ConnTable(netns=netns_path(session.netns))
     try:
@@ -38,25 +43,25 @@ def list_connections(session: Session, fmt: ListFormat) -> None:
             block = next(blocks, None)
             if cursor.counts.bytes_read == 0:
                 raise Exit(1, f"unexpected input from {CONN_PROC_FILE}")
-            out.lines(fmtmod.conn_header_lines(fmt.persistent_conn))
+            out.lines(conn_header_lines(fmt.persistent_conn))
             while block is not None:
                 out.write(block)
                 block = next(blocks, None)
             if cursor.counts.blank:
                 raise Exit(1)
         return
+    from pyipvs.names import Resolver, SystemResolver  # named listings only
+
     resolver: Resolver = SystemResolver()
     with cursor:
         chunks = cursor.row_chunks()
         first = next(chunks, None)
         if cursor.counts.bytes_read == 0:
             raise Exit(1, f"unexpected input from {CONN_PROC_FILE}")
-        out.lines(fmtmod.conn_header_lines(fmt.persistent_conn))
+        out.lines(conn_header_lines(fmt.persistent_conn))
         chunk = first
         while chunk is not None:
-            out.lines(
-                [fmtmod.conn_line(row, fmt.numeric, fmt.persistent_conn, resolver) for row in chunk]
-            )
+            out.lines([conn_line(row, fmt.numeric, fmt.persistent_conn, resolver) for row in chunk])
             chunk = next(chunks, None)
         if cursor.counts.blank:
             raise Exit(1)  # ipvsadm stops at a line sscanf finds empty, silently
