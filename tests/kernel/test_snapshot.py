@@ -436,8 +436,10 @@ def test_consistent_under_concurrent_writer(netns: Netns) -> None:
         errors: list[tuple[int | None, int]] = []
         w.start()
         try:
+            # Twelve snapshots, and on until the writer has done enough to
+            # matter: a faster read must not end the test before the writer ran.
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(snaps) < 12:
+            while time.monotonic() < deadline and (len(snaps) < 12 or w.ops <= 50):
                 try:
                     snaps.append(take(ipvs, retries=3))
                 except SnapshotInconsistentError as exc:
