@@ -269,8 +269,8 @@ def _conn_row(
     pe_data: str | None, _origin: Origin | None,
 ) -> ConnRow:  # fmt: skip
     """The native layer's row factory for ConnRow (same arguments as Connection)."""
-    return _new_conn_row(proto, caddr, cport, vaddr, vport, daddr, dport, state, expires, pe_name,
-                   _pe_word(pe_data))  # fmt: skip
+    return _new_conn_row(proto, caddr, cport, vaddr, vport, daddr, dport, state, expires,
+                         pe_name, _pe_word(pe_data))  # fmt: skip
 
 
 @final
