@@ -65,11 +65,12 @@ def child(mode: str) -> None:
 
         t0 = time.perf_counter()
         result = sum(1 for _ in ConnTable().connections())
-    elif mode == "summary":
+    elif mode in ("summary", "summary-1thread"):
         from pyipvs.conns import ConnTable, GroupBy, Grouping
 
         t0 = time.perf_counter()
-        by_server, by_state, by_client = ConnTable().summarize(
+        table = ConnTable(split=mode == "summary")
+        by_server, by_state, by_client = table.summarize(
             Grouping(GroupBy.SERVER), Grouping(GroupBy.STATE), Grouping(GroupBy.CLIENT, 24, 64)
         )
         assert by_state.total == by_client.total == by_server.total
@@ -200,8 +201,9 @@ def bench(n: int, skip: set[str]) -> dict[str, object]:
         if "ipvsadm" not in skip:
             paired("ipvsadm -Lnc", program(["ipvsadm", "-Lnc"], n + 2))
         paired("pyipvsadm -Lnc", program([PY, "-m", "pyipvs.cli.ipvsadm", "-Lnc"], n + 2))
-        expects = {"pyipvsadm": 0, "iterate": n, "summary": want, "filtered":
-                   want.get(SERVERS[1], 0), "purepython": want, "live": want}  # fmt: skip
+        expects = {"pyipvsadm": 0, "iterate": n, "summary": want, "summary-1thread": want,
+                   "filtered": want.get(SERVERS[1], 0), "purepython": want,
+                   "live": want}  # fmt: skip
         for mode, expect in expects.items():
             if mode not in skip:
                 paired(mode, library(mode, expect))

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn_split.h"
+#include "core.h"
 #include "pyipvs.h"
 
 /* Rows parsed per batch while scanning into aggregators. */
@@ -35,6 +37,14 @@ struct pyipvs_conn_reader {
     int seen_first;             /* the first line (maybe a header) is behind us */
     int stopped;                /* PYIPVS_CONN_OPT_STOP_AT_BLANK fired */
     struct pyipvs_conn_counts counts;
+    /* PYIPVS_CONN_OPT_SPLIT (conn_split.c): a helper reads the tail */
+    struct conn_split *split;
+    uint64_t file_off;          /* bytes read from fd: buf[i] is at file_off - end + i */
+    uint64_t split_at;          /* claimed: lines from here on are the helper's */
+    struct conn_split_tail tail;    /* the helper's lines, being consumed */
+    size_t tail_off;
+    int resync;                 /* drop through the next newline (reading on after the tail) */
+    int sunk;                   /* the helper scanned the tail itself (pyipvs_conn_scan) */
 };
 
 static int reader_new(struct pyipvs_conn_reader **out, const struct pyipvs_conn_opts *opts)
@@ -61,6 +71,14 @@ static int reader_new(struct pyipvs_conn_reader **out, const struct pyipvs_conn_
     return 0;
 }
 
+static void reader_free(struct pyipvs_conn_reader *r)
+{
+    conn_split_free(r->split);
+    free(r->tail.data);
+    free(r->buf);
+    free(r);
+}
+
 int pyipvs_conn_reader_new_fd(struct pyipvs_conn_reader **out, int fd,
                               const struct pyipvs_conn_opts *opts)
 {
@@ -68,9 +86,17 @@ int pyipvs_conn_reader_new_fd(struct pyipvs_conn_reader **out, int fd,
         return -EINVAL;
     int rc = reader_new(out, opts);
 
-    if (rc == 0)
-        (*out)->fd = fd;
-    return rc;
+    if (rc < 0)
+        return rc;
+    if (opts && (opts->flags & PYIPVS_CONN_OPT_SPLIT))
+        rc = conn_split_start(&(*out)->split, fd, opts->split_min, opts->split_cap);
+    if (rc < 0) {
+        reader_free(*out);
+        *out = NULL;
+        return rc;
+    }
+    (*out)->fd = fd;
+    return 0;
 }
 
 int pyipvs_conn_reader_new_mem(struct pyipvs_conn_reader **out, const void *data,
@@ -107,10 +133,11 @@ void pyipvs_conn_reader_free(struct pyipvs_conn_reader *r)
 {
     if (!r)
         return;
+    conn_split_free(r->split); /* joins the helper before its file goes */
+    r->split = NULL;
     if (r->fd >= 0)
         close(r->fd);
-    free(r->buf);
-    free(r);
+    reader_free(r);
 }
 
 int pyipvs_conn_reader_counts(const struct pyipvs_conn_reader *r,
@@ -122,6 +149,61 @@ int pyipvs_conn_reader_counts(const struct pyipvs_conn_reader *r,
     return 0;
 }
 
+/* Hand the rest of the table over to the split helper's lines: wait for
+ * them, drop what is buffered from the first line at split_at on. 1 if
+ * switched; 0 if the helper failed, and the reader reads on by itself. */
+static int take_tail(struct pyipvs_conn_reader *r)
+{
+    int rc = conn_split_take(r->split, &r->tail);
+
+    if (rc == 0)
+        r->counts.split_at = r->split_at;
+    conn_split_free(r->split);
+    r->split = NULL;
+    r->split_at = 0;
+    if (rc < 0)
+        return 0;
+    r->tail_off = 0;
+    r->start = r->end = r->scanned = 0;
+    if (r->tail.sunk) {
+        r->sunk = 1;
+        r->counts.eof = 1; /* the rest is counted in the scan's own aggregators */
+    }
+    return 1;
+}
+
+/* Is the line at buf[i] the split helper's (does it start at or after the
+ * claimed split)? */
+static int helpers_line(const struct pyipvs_conn_reader *r, size_t i)
+{
+    return r->split_at && r->file_off - r->end + i >= r->split_at;
+}
+
+/* The next bytes of the helper's lines; at their end, the file again from
+ * where the helper stopped (or the end of the input). */
+static ssize_t read_tail(struct pyipvs_conn_reader *r, size_t want)
+{
+    size_t left = r->tail.len - r->tail_off;
+
+    if (left) {
+        size_t got = left < want ? left : want;
+
+        memcpy(r->buf + r->end, r->tail.data + r->tail_off, got);
+        r->tail_off += got;
+        return (ssize_t)got;
+    }
+    free(r->tail.data);
+    r->tail.data = NULL;
+    if (r->tail.eof)
+        return 0;
+    /* The byte before `end` ends a line: seek there and drop through it. */
+    if (lseek(r->fd, (off_t)(r->tail.end - 1), SEEK_SET) < 0)
+        return -errno;
+    r->file_off = r->tail.end - 1;
+    r->resync = 1;
+    return -EAGAIN;
+}
+
 /* One read into the free tail of the buffer, after moving the carried
  * partial line to the front. Sets counts.eof at the end of the input. */
 static int fill(struct pyipvs_conn_reader *r)
@@ -129,6 +211,9 @@ static int fill(struct pyipvs_conn_reader *r)
     size_t want;
     ssize_t got;
 
+    /* A carried partial line that is the helper's is dropped by take_tail. */
+    if (r->split_at && helpers_line(r, r->start) && take_tail(r) && r->sunk)
+        return 0;
     if (r->start > 0) {
         memmove(r->buf, r->buf + r->start, r->end - r->start);
         r->end -= r->start;
@@ -146,13 +231,42 @@ static int fill(struct pyipvs_conn_reader *r)
         got = (ssize_t)(left < want ? left : want);
         memcpy(r->buf + r->end, r->mem + r->mem_off, (size_t)got);
         r->mem_off += (size_t)got;
+    } else if (r->tail.data && (got = read_tail(r, want)) != -EAGAIN) {
+        if (got < 0)
+            return r->err = (int)got;
     } else {
+        if (r->split) {
+            if (r->flags & PYIPVS_CONN_OPT_SPLIT_WAIT) {
+                conn_split_wait(r->split);
+                r->flags &= ~(uint32_t)PYIPVS_CONN_OPT_SPLIT_WAIT;
+            }
+            r->split_at = conn_split_announce(r->split, r->file_off + want);
+            /* Past the split, read only what completes the line cut there. */
+            if (r->split_at) {
+                uint64_t stop = r->split_at + PYIPVS_CONN_LINE_MAX + 1;
+
+                if (r->file_off < stop && stop - r->file_off < want)
+                    want = (size_t)(stop - r->file_off);
+            }
+        }
         do
             got = read(r->fd, r->buf + r->end, want);
         while (got < 0 && errno == EINTR);
         if (got < 0) {
             r->err = -errno;
             return r->err;
+        }
+        r->file_off += (uint64_t)got;
+        if (r->resync && got > 0) {
+            char *nl = memchr(r->buf + r->end, '\n', (size_t)got);
+            size_t drop = nl ? (size_t)(nl - (r->buf + r->end)) + 1 : (size_t)got;
+
+            r->resync = !nl;
+            memmove(r->buf + r->end, r->buf + r->end + drop, (size_t)got - drop);
+            got -= (ssize_t)drop;
+            r->counts.bytes += drop;
+            if (got == 0)
+                return 0; /* nothing kept yet: not the end */
         }
     }
     if (got == 0)
@@ -184,6 +298,8 @@ static int next_line(struct pyipvs_conn_reader *r, const char **line, size_t *le
             }
             r->start = r->end;
         } else if (nl) {
+            if (r->split_at && helpers_line(r, r->start) && take_tail(r))
+                continue;
             *line = s;
             *len = (size_t)(nl - s);
             r->start += *len + 1;
@@ -290,10 +406,98 @@ int pyipvs_conn_read(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filt
     return rc < 0 && got == 0 ? rc : 0;
 }
 
+/* A summary's share of the split helper: it scans the lines from `at` on
+ * into aggregators of its own (see pyipvs_conn_scan), so no text is held. */
+struct scan_sink {
+    const struct pyipvs_conn_filter *f;
+    struct pyipvs_conn_agg **aggs;
+    size_t naggs;
+    size_t bufsize;
+    uint32_t flags;
+    struct pyipvs_conn_counts counts;
+};
+
+static int scan_tail(void *vctx, int fd, uint64_t at)
+{
+    struct scan_sink *s = vctx;
+    struct pyipvs_conn_opts o = {.bufsize = s->bufsize,
+                                 .flags = s->flags & PYIPVS_CONN_OPT_STOP_AT_BLANK};
+    struct pyipvs_conn_reader *t;
+    int rc = reader_new(&t, &o);
+
+    if (rc < 0)
+        return rc;
+    if (lseek(fd, (off_t)(at - 1), SEEK_SET) < 0) {
+        rc = -errno;
+    } else {
+        t->fd = fd; /* borrowed from the helper */
+        t->file_off = at - 1;
+        t->resync = 1;    /* the line cut at at - 1 is the reader's */
+        t->seen_first = 1;
+        rc = pyipvs_conn_scan(t, s->f, s->aggs, s->naggs);
+        s->counts = t->counts;
+    }
+    t->fd = -1;
+    reader_free(t);
+    return rc;
+}
+
+static void free_aggs(struct pyipvs_conn_agg **aggs, size_t n)
+{
+    for (size_t i = 0; aggs && i < n; i++)
+        pyipvs_conn_agg_free(aggs[i]);
+    free(aggs);
+}
+
+/* Offer the helper a sink for a summary: 1 if it took it. Not where a
+ * group cap bounds memory (the helper's own aggregators have none). */
+static int offer_sink(struct pyipvs_conn_reader *r, struct scan_sink *s,
+                      const struct pyipvs_conn_filter *f, struct pyipvs_conn_agg *const *aggs,
+                      size_t naggs)
+{
+    for (size_t i = 0; i < naggs; i++)
+        if (conn_agg_capped(aggs[i]))
+            return 0;
+    s->aggs = calloc(naggs ? naggs : 1, sizeof(*s->aggs));
+    if (!s->aggs)
+        return 0;
+    s->f = f;
+    s->naggs = naggs;
+    s->bufsize = r->cap;
+    s->flags = r->flags;
+    for (size_t i = 0; i < naggs; i++)
+        if (conn_agg_clone_empty(aggs[i], &s->aggs[i]) < 0)
+            goto fail;
+    if (conn_split_set_sink(r->split, scan_tail, s))
+        return 1;
+fail:
+    free_aggs(s->aggs, naggs);
+    s->aggs = NULL;
+    return 0;
+}
+
+static int merge_sink(struct pyipvs_conn_reader *r, const struct scan_sink *s,
+                      struct pyipvs_conn_agg *const *aggs, size_t naggs)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < naggs; i++)
+        rc = conn_agg_merge(aggs[i], s->aggs[i]);
+    r->counts.bytes += s->counts.bytes;
+    r->counts.lines += s->counts.lines;
+    r->counts.rows += s->counts.rows;
+    r->counts.matched += s->counts.matched;
+    r->counts.malformed += s->counts.malformed;
+    r->counts.blank += s->counts.blank;
+    return rc;
+}
+
 int pyipvs_conn_scan(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
                      struct pyipvs_conn_agg *const *aggs, size_t naggs)
 {
     struct pyipvs_conn *rows;
+    struct scan_sink sink = {0};
+    int sinking = 0;
     size_t n;
     int rc;
 
@@ -302,11 +506,22 @@ int pyipvs_conn_scan(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filt
     rows = malloc(SCAN_BATCH * sizeof(*rows));
     if (!rows)
         return -ENOMEM;
+    if (r->split && !r->split_at && !r->sunk)
+        sinking = offer_sink(r, &sink, f, aggs, naggs);
     do {
         rc = pyipvs_conn_read(r, f, rows, SCAN_BATCH, &n);
         for (size_t i = 0; rc == 0 && i < naggs; i++)
             rc = pyipvs_conn_agg_add(aggs[i], rows, n);
     } while (rc == 0 && n > 0);
     free(rows);
+    if (sinking) {
+        /* The sink lives in this frame: the helper must be done with it. */
+        conn_split_free(r->split);
+        r->split = NULL;
+        r->split_at = 0;
+        if (rc == 0 && r->sunk)
+            rc = merge_sink(r, &sink, aggs, naggs);
+        free_aggs(sink.aggs, naggs);
+    }
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core.h"
 #include "pyipvs.h"
 
 #define KEY_LEN offsetof(struct pyipvs_conn_group, count)
@@ -281,5 +282,51 @@ int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_g
     *n = a->ngroups < max ? a->ngroups : max;
     if (*n)
         memcpy(out, a->groups, *n * sizeof(*out));
+    return 0;
+}
+
+int conn_agg_clone_empty(const struct pyipvs_conn_agg *a, struct pyipvs_conn_agg **out)
+{
+    /* No group cap: the clone's groups are merged into a, which applies its own. */
+    return pyipvs_conn_agg_new(out, a->by, a->v4_prefix, a->v6_prefix, 0);
+}
+
+int conn_agg_capped(const struct pyipvs_conn_agg *a)
+{
+    return a->max_groups != 0;
+}
+
+int conn_agg_merge(struct pyipvs_conn_agg *a, const struct pyipvs_conn_agg *from)
+{
+    int rc;
+
+    if (!a->slots && (rc = grow_slots(a)) < 0)
+        return rc;
+    /* In from's order of first appearance, which is the order in which a
+     * single pass would have met the keys that are new to a. */
+    for (size_t f = 0; f < from->ngroups; f++) {
+        const struct pyipvs_conn_group *k = &from->groups[f];
+        uint64_t h = from->hashes[f];
+        size_t i;
+
+        for (i = (size_t)h & (a->nslots - 1); a->slots[i]; i = (i + 1) & (a->nslots - 1)) {
+            size_t g = a->slots[i] - 1;
+
+            if (a->hashes[g] == h && memcmp(&a->groups[g], k, KEY_LEN) == 0)
+                break;
+        }
+        if (a->slots[i]) {
+            a->groups[a->slots[i] - 1].count += k->count;
+        } else if ((a->max_groups && a->ngroups >= a->max_groups) ||
+                   a->ngroups >= UINT32_MAX - 1) {
+            a->overflow += k->count;
+        } else {
+            if ((rc = add_group(a, k, h, i)) < 0)
+                return rc;
+            a->groups[a->ngroups - 1].count = k->count;
+        }
+    }
+    a->total += from->total;
+    a->overflow += from->overflow;
     return 0;
 }

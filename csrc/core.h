@@ -84,4 +84,13 @@ void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_
 int core_restore_line(const char *s, size_t n, int *cmd, struct pyipvs_service *svc,
                       struct pyipvs_dest *d);
 
+/* conn_agg.c, for the split reader's summaries (conn.c): an empty
+ * aggregator with a's grouping and no group cap; whether a has a cap; and
+ * adding from's counts to a, new keys in from's order of first appearance
+ * (what one pass over a's rows and then from's would give). */
+struct pyipvs_conn_agg;
+int conn_agg_clone_empty(const struct pyipvs_conn_agg *a, struct pyipvs_conn_agg **out);
+int conn_agg_capped(const struct pyipvs_conn_agg *a);
+int conn_agg_merge(struct pyipvs_conn_agg *a, const struct pyipvs_conn_agg *from);
+
 #endif

@@ -74,7 +74,8 @@ def make_builder() -> FFI:
         include_dirs=[HERE, *incs],
         libraries=libs,
         library_dirs=libdirs,
-        extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+        extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-O2", "-pthread"],
+        extra_link_args=["-pthread"],  # conn_split.c's helper thread
     )
     return ffi
 

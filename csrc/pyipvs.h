@@ -333,10 +333,20 @@ struct pyipvs_conn_group {
 
 /* Reader options (NULL: defaults). */
 #define PYIPVS_CONN_OPT_STOP_AT_BLANK 1   /* end at a blank line, as ipvsadm -Lc does */
+/* A second thread reads the table's tail from a second open file (a file
+ * descriptor reader only; see csrc/conn_split.c): for /proc tables, whose
+ * reads cost O(offset) each on kernels before ~6.14. Rows and their order
+ * are the same as without it. */
+#define PYIPVS_CONN_OPT_SPLIT 2
+/* Tests: with SPLIT, the first read waits for the helper's decision (so a
+ * table too small to split against a racing reader splits every time). */
+#define PYIPVS_CONN_OPT_SPLIT_WAIT 4
 struct pyipvs_conn_opts {
     size_t bufsize;           /* 0: default; raised to PYIPVS_CONN_BUFSIZE_MIN */
     size_t max_read;          /* 0: fill the buffer; else cap each read (tests) */
     uint32_t flags;           /* PYIPVS_CONN_OPT_* */
+    size_t split_min;         /* SPLIT: 0 default; a smaller table is read by one thread */
+    size_t split_cap;         /* SPLIT: 0 default; most bytes the helper holds */
 };
 
 /* What a reader has seen so far. header: 0 none, 1 ip_vs_conn, 2 ip_vs_conn_sync. */
@@ -344,6 +354,7 @@ struct pyipvs_conn_counts {
     uint64_t bytes, lines, rows, matched, malformed, blank;
     uint32_t header;
     uint32_t eof;
+    uint64_t split_at;        /* the file offset from which the split helper's lines came, or 0 */
 };
 
 struct pyipvs_conn_reader;    /* opaque: a buffer over a file or over memory */

@@ -344,6 +344,11 @@ class ConnTable:
     data: bytes | None = None
     bufsize: int = 0  # 0: the C core's default (256 KiB)
     max_read: int = 0  # cap on each read(); for tests of short reads
+    # A second thread reads the tail of the table (csrc/conn_split.c): two
+    # CPUs share the kernel's O(n^2) walk of kernels before ~6.14. None: for
+    # the kernel's own table only (path None or under /proc).
+    split: bool | None = None
+    split_min: int = 0  # a smaller table is read by one thread (0: 512 KiB)
 
     def open(self, filter: ConnFilter | None = None, *, chunk: int = 4096,
              stop_at_blank: bool = False) -> ConnCursor:  # fmt: skip
@@ -356,10 +361,13 @@ class ConnTable:
                 max_read=self.max_read, stop_at_blank=stop_at_blank)  # fmt: skip
         else:
             table = _n.CONN_TABLE_SYNC if self.sync else _n.CONN_TABLE_CONN
+            split = self.split
+            if split is None:
+                split = self.path is None or self.path.startswith("/proc/")
             reader = _n.ConnReader.open(
                 self.path, table=table, netns=self.netns, match=match, chunk=chunk,
-                bufsize=self.bufsize, max_read=self.max_read,
-                stop_at_blank=stop_at_blank)  # fmt: skip
+                bufsize=self.bufsize, max_read=self.max_read, stop_at_blank=stop_at_blank,
+                split=split, split_min=self.split_min)  # fmt: skip
         return ConnCursor(reader)
 
     def connections(self, filter: ConnFilter | None = None) -> Iterator[Connection]:

@@ -116,6 +116,7 @@ class ConnCounts:
     blank: int
     header: int
     eof: bool
+    split_at: int = 0  # where a second thread's lines began (csrc/conn_split.c); 0: none
 
 
 def _c_conn_filter(m: ConnMatch) -> Any:
@@ -228,22 +229,30 @@ class ConnReader:
         self._path, self._netns = path, netns
 
     @staticmethod
-    def _opts(bufsize: int, max_read: int, stop_at_blank: bool) -> Any:
+    def _opts(bufsize: int, max_read: int, stop_at_blank: bool, split: bool = False,
+              split_min: int = 0) -> Any:  # fmt: skip
         o = ffi.new("struct pyipvs_conn_opts *")
-        o.bufsize, o.max_read = bufsize, max_read
-        o.flags = lib.PYIPVS_CONN_OPT_STOP_AT_BLANK if stop_at_blank else 0
+        o.bufsize, o.max_read, o.split_min = bufsize, max_read, split_min
+        o.flags = (lib.PYIPVS_CONN_OPT_STOP_AT_BLANK if stop_at_blank else 0) | (
+            lib.PYIPVS_CONN_OPT_SPLIT if split else 0
+        )
         return o
 
     @classmethod
     def open(cls, path: str | None = None, *, table: int = CONN_TABLE_CONN,
              netns: str | None = None, match: ConnMatch | None = None, chunk: int = 4096,
-             bufsize: int = 0, max_read: int = 0,
-             stop_at_blank: bool = False) -> ConnReader:  # fmt: skip
-        """Open `path` (None: the table's /proc file, in netns if given)."""
+             bufsize: int = 0, max_read: int = 0, stop_at_blank: bool = False,
+             split: bool = False, split_min: int = 0, split_cap: int = 0,
+             split_wait: bool = False) -> ConnReader:  # fmt: skip
+        """Open `path` (None: the table's /proc file, in netns if given);
+        `split` reads the tail in a second thread (csrc/conn_split.c)."""
         out = ffi.new("struct pyipvs_conn_reader **")
         c_path = os.fsencode(path) if path is not None else ffi.NULL
         c_ns = os.fsencode(netns) if netns is not None else ffi.NULL
-        opts = cls._opts(bufsize, max_read, stop_at_blank)
+        opts = cls._opts(bufsize, max_read, stop_at_blank, split, split_min)
+        opts.split_cap = split_cap
+        if split_wait:  # tests: the first read waits for the helper's decision
+            opts.flags |= lib.PYIPVS_CONN_OPT_SPLIT_WAIT
         _conn_check(lib.pyipvs_conn_reader_open(out, c_path, table, c_ns, opts), path, netns)
         return cls(out, match, chunk, None, path, netns)
 
@@ -341,4 +350,4 @@ class ConnReader:
         c = ffi.new("struct pyipvs_conn_counts *")
         lib.pyipvs_conn_reader_counts(self._live(), c)
         return ConnCounts(c.bytes, c.lines, c.rows, c.matched, c.malformed, c.blank, c.header,
-                          bool(c.eof))  # fmt: skip
+                          bool(c.eof), c.split_at)  # fmt: skip

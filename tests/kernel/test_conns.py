@@ -25,7 +25,7 @@ import traffic
 from conftest import Netns, drop_netns, make_netns
 
 from pyipvs.cli.ipvsadm import main as pyipvsadm
-from pyipvs.conns import ConnFilter, ConnState, ConnTable, GroupBy, Grouping
+from pyipvs.conns import ConnCursor, ConnFilter, ConnState, ConnTable, GroupBy, Grouping
 from pyipvs.conns_live import server_connections
 
 N_UDP4, N_UDP6, N_MARK, N_TCP4, N_TCP6, N_PERSIST = 300, 100, 30, 40, 20, 30
@@ -270,3 +270,37 @@ def test_pyipvs_conns_subcommand(table: Netns) -> None:
     assert len(listing) == sum(r.client.startswith("[2001:db8:c8:") for r in rows)
     live = json.loads(conns("--by", "server", "--live", "--json"))
     assert sum(s["active"] + s["inactive"] for s in live) == sum(not r.template for r in rows)
+
+
+def test_split_reader_reads_the_same_rows(table: Netns) -> None:
+    """The second reading thread (csrc/conn_split.c) on the real /proc file
+    of another namespace, on this small table (the first read waits for the
+    helper's claim, else the reader would race through the table before the
+    helper has probed its size): the same rows in the same order as one
+    thread reads, in the listing, the iterator and the summaries."""
+    from pyipvs import _native
+
+    def cursor(split: bool) -> ConnCursor:
+        return ConnCursor(_native.ConnReader.open(
+            netns=table.path, split=split, split_min=4096, split_wait=True, bufsize=2048,
+            max_read=1024))  # fmt: skip
+
+    def masked(cur: ConnCursor) -> list[str]:  # the expiry column ticks
+        return [ln[:4] + "##:##" + ln[9:] for ln in "".join(cur.numeric_listing()).splitlines()]
+
+    def rows(cur: ConnCursor) -> list[tuple[object, ...]]:
+        return [(c.proto, c.caddr, c.cport, c.daddr, c.state) for c in cur]
+
+    for read in (masked, rows):
+        with cursor(False) as cur:
+            want = read(cur)
+        assert len(want) == EXPECTED_ROWS
+        with cursor(True) as cur:
+            assert read(cur) == want
+            assert cur.counts.split_at > 0
+    spec = [(int(GroupBy.SERVER), 32, 128, 0), (int(GroupBy.CLIENT), 24, 64, 0)]
+    with cursor(False) as cur:
+        want_groups = [sorted(g, key=repr) for g, _, _ in cur._reader.scan(spec)]
+    with cursor(True) as cur:  # the helper counts its rows itself
+        assert [sorted(g, key=repr) for g, _, _ in cur._reader.scan(spec)] == want_groups
+        assert cur.counts.split_at > 0 and cur.counts.rows == EXPECTED_ROWS

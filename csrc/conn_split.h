@@ -1,0 +1,53 @@
+/*
+ * conn_split.h - the connection-table reader's second thread (internal to
+ * the C core: conn.c and conn_split.c; see conn_split.c for why).
+ */
+#ifndef PYIPVS_CONN_SPLIT_H
+#define PYIPVS_CONN_SPLIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tables smaller than this are read by one thread: ~8,000 IPv4 entries,
+ * whose quadratic walk costs less than the helper's probes. */
+#define CONN_SPLIT_MIN_DEFAULT ((size_t)512 * 1024)
+/* The most text the helper holds for the reader (~500,000 IPv4 entries);
+ * past it the reader reads on by itself. */
+#define CONN_SPLIT_CAP_DEFAULT ((size_t)32 * 1024 * 1024)
+
+struct conn_split;
+
+/* The helper's lines, handed to the reader (which then owns data). */
+struct conn_split_tail {
+    char *data;
+    size_t len;
+    uint64_t end;   /* file offset just after data */
+    int eof;        /* nothing follows data */
+    int sunk;       /* no data: the sink took the lines (conn_split_set_sink) */
+};
+
+/* What the helper does with the lines from `at` on instead of holding them
+ * (for summaries: conn.c scans them into aggregators of its own). fd is the
+ * helper's; the sink reads from at - 1 and drops the cut line itself. */
+typedef int (*conn_split_sink)(void *ctx, int fd, uint64_t at);
+
+/* Start a helper over a second open file of fd's table. *out stays NULL
+ * (and 0 is returned) where no helper can run: one CPU, no second open, no
+ * thread. Negative errno only for a failed allocation. */
+int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t cap);
+/* The reader is about to read up to file offset next. Returns the claimed
+ * split point (the reader keeps only lines starting before it), or 0. */
+uint64_t conn_split_announce(struct conn_split *sp, uint64_t next);
+/* Give the helper a sink: 1 if set, 0 if the helper has already claimed its
+ * lines for holding. ctx must live until conn_split_take or _free. */
+int conn_split_set_sink(struct conn_split *sp, conn_split_sink fn, void *ctx);
+/* Wait until the helper has claimed its split point or given up (tests:
+ * PYIPVS_CONN_OPT_SPLIT_WAIT, so that even a small table splits). */
+void conn_split_wait(struct conn_split *sp);
+/* Wait for the helper to finish and take its lines; a negative errno if it
+ * failed (the reader then reads on by itself). */
+int conn_split_take(struct conn_split *sp, struct conn_split_tail *tail);
+/* Stop the helper (if still running), wait for it, free everything. */
+void conn_split_free(struct conn_split *sp);
+
+#endif

@@ -1,0 +1,137 @@
+"""The connection-table reader's second thread (csrc/conn_split.c), on the
+host: a regular file stands in for the /proc table (lseek and read by
+offset behave alike on both), so the split, the hand-over of the helper's
+lines, the read-on after its cap and an early close are checked against
+the same file read by one thread. Whether the helper wins the race to its
+split point varies from run to run; each test repeats until it has, and the
+rows must be the same either way."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from test_conn_parser import HEADER, kline, random_conns
+
+from pyipvs import _native
+from pyipvs.conns import ConnCursor, ConnFilter, ConnTable, GroupBy
+
+CONNS = random_conns(12000, seed=5)
+TEXT = (HEADER + "".join(kline(c) for c in CONNS)).encode()
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("split") / "ip_vs_conn"
+    path.write_bytes(TEXT)
+    return path
+
+
+def _cursor(path: Path, **kw: int) -> ConnCursor:
+    return ConnCursor(_native.ConnReader.open(str(path), split=True, **kw))
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {"split_min": 1024},
+        {"split_min": 1024, "split_cap": 40000},  # the reader reads on after the cap
+        {"split_min": 4096, "split_cap": 1, "max_read": 4096, "bufsize": 2048},
+        {"split_min": 1024, "max_read": 61, "bufsize": 2048},
+    ],
+    ids=["whole-tail", "capped", "tiny-cap", "short-reads"],
+)
+def test_rows_and_order_as_one_thread(table: Path, opts: dict[str, int]) -> None:
+    used = 0
+    for _ in range(40):
+        with _cursor(table, **opts) as cur:
+            assert list(cur) == CONNS
+            counts = cur.counts
+        assert counts.rows == len(CONNS) and counts.malformed == 0 and counts.eof
+        if counts.split_at:
+            used += 1
+            assert 0 < counts.split_at < len(TEXT)
+            if used >= 3:
+                break
+    assert used, "the helper never took part: the test exercised nothing"
+
+
+def test_listing_as_one_thread(table: Path) -> None:
+    with ConnTable(path=str(table), split=False).open() as cur:
+        want = "".join(cur.numeric_listing())
+    used = 0
+    for _ in range(40):
+        with ConnTable(path=str(table), split=True, split_min=1024).open() as cur:
+            assert "".join(cur.numeric_listing()) == want
+            used += cur.counts.split_at > 0
+        if used >= 2:
+            break
+    assert used
+
+
+# by, v4 prefix, v6 prefix, group cap: the uncapped ones are scanned by the
+# helper itself (no text held), a cap makes it hand its lines over instead.
+SPECS = [(int(GroupBy.SERVER), 32, 128, 0), (int(GroupBy.STATE), 32, 128, 0),
+         (int(GroupBy.CLIENT), 24, 64, 0)]  # fmt: skip
+CAPPED = [(int(GroupBy.CLIENT), 28, 120, 7), (int(GroupBy.SERVICE), 32, 128, 0)]
+
+
+@pytest.mark.parametrize("specs", [SPECS, CAPPED], ids=["helper-scans", "capped"])
+def test_summaries_as_one_thread(table: Path, specs: list[tuple[int, int, int, int]]) -> None:
+    def scan(split: bool) -> tuple[object, object]:
+        t = ConnTable(path=str(table), split=split, split_min=1024)
+        with t.open(ConnFilter(protocol=6)) as cur:
+            groups = cur._reader.scan(specs)
+            counts = cur.counts
+        return [(sorted(g, key=repr), total, over) for g, total, over in groups], counts
+
+    want, want_counts = scan(False)
+    assert want_counts.matched > 100 and want_counts.rows == len(CONNS)
+    used = 0
+    for _ in range(40):
+        got, counts = scan(True)
+        assert got == want
+        assert counts.split_at or counts == want_counts
+        if counts.split_at:
+            used += 1
+            # both threads read the few bytes around the split point
+            assert counts.bytes_read >= want_counts.bytes_read
+            same = dataclasses.replace(counts, split_at=0, bytes_read=want_counts.bytes_read)
+            assert same == want_counts
+            if used >= 2:
+                break
+    assert used
+
+
+def test_small_table_stays_with_one_thread(table: Path) -> None:
+    with _cursor(table, split_min=len(TEXT) + 1) as cur:
+        assert list(cur) == CONNS
+        assert cur.counts.split_at == 0
+
+
+def test_close_while_the_helper_reads(table: Path) -> None:
+    # Freeing the reader cancels and joins the helper, wherever it is.
+    for _ in range(50):
+        with _cursor(table, split_min=1024) as cur:
+            next(iter(cur))
+
+
+def test_default_is_for_proc_only(table: Path) -> None:
+    # A plain file is read by one thread unless asked; /proc tables split.
+    with ConnTable(path=str(table)).open() as cur:
+        assert sum(1 for _ in cur) == len(CONNS)
+        assert cur.counts.split_at == 0
+
+
+def test_split_wait_splits_even_a_small_table(tmp_path: Path) -> None:
+    # The test hook the kernel tests use: the first read waits for the
+    # helper's claim, so the split happens every time.
+    path = tmp_path / "small"
+    path.write_bytes(TEXT[:40000])
+    want = list(ConnTable(data=TEXT[:40000]).connections())
+    for _ in range(10):
+        r = _native.ConnReader.open(str(path), split=True, split_min=4096, split_wait=True)
+        with ConnCursor(r) as cur:
+            assert list(cur) == want
+            assert cur.counts.split_at > 0
