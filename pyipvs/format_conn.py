@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pyipvs.format_head import M32
+from pyipvs.format_titles import M32, conn_titles
 
 if TYPE_CHECKING:
     from pyipvs.model import IPAddress
@@ -49,18 +49,7 @@ class ConnRow:
 
 def conn_header_lines(persistent_conn: bool) -> list[str]:
     """`IPVS connection entries` and the column titles."""
-    if persistent_conn:
-        head = "pro expire %-11s %-18s %-18s %-18s %-16s %s" % (
-            "state",
-            "source",
-            "virtual",
-            "destination",
-            "pe name",
-            "pe_data",
-        )
-    else:
-        head = "pro expire %-11s %-18s %-18s %s" % ("state", "source", "virtual", "destination")
-    return ["IPVS connection entries", head]
+    return conn_titles(persistent_conn)
 
 
 def _expire_text(expires: int) -> str:

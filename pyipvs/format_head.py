@@ -5,7 +5,8 @@ Python, no cffi). Behind pyipvs.format; import from there.
 Kept apart from the row formatters because `pyipvsadm -Ln` and `-Sn` need
 only this much in Python (the C core formats their rows): importing it costs
 no name resolution, sorting or socket module, each a start-up cost (about
-15-45 ms a module in the emulated test VM).
+15-45 ms a module in the emulated test VM). The text itself is in
+pyipvs.format_titles, which pyipvsadm's thin start uses without the model.
 """
 
 # printf-style % mirrors the C format strings being reproduced, and is the fastest
@@ -16,16 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pyipvs.format_titles import M32 as M32
+from pyipvs.format_titles import list_titles, version_text
+from pyipvs.format_titles import s32 as s32
+
 if TYPE_CHECKING:
     from pyipvs.model import Info
-
-M32 = 0xFFFFFFFF
-
-
-def s32(value: int) -> int:
-    """A 32-bit value as C's `%d` shows it (two's complement)."""
-    value &= M32
-    return value - 0x100000000 if value & 0x80000000 else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,59 +41,9 @@ class ListFormat:
 
 def version_line(info: Info) -> str:
     """`IP Virtual Server version 1.2.1 (size=4096)`."""
-    major, minor, patch = info.version
-    return "IP Virtual Server version %d.%d.%d (size=%d)" % (
-        major & 0xFF,
-        minor & 0xFF,
-        patch & 0xFF,
-        s32(info.conn_tab_size),
-    )
+    return version_text(*info.version, info.conn_tab_size)
 
 
 def title_lines(fmt: ListFormat) -> list[str]:
     """The two column-title lines (some end in a blank: ipvsadm pads the last title)."""
-    if fmt.stats:
-        head = "%-33s %8s %8s %8s %8s %8s" % (
-            "Prot LocalAddress:Port",
-            "Conns",
-            "InPkts",
-            "OutPkts",
-            "InBytes",
-            "OutBytes",
-        )
-    elif fmt.rate:
-        head = "%-33s %8s %8s %8s %8s %8s" % (
-            "Prot LocalAddress:Port",
-            "CPS",
-            "InPPS",
-            "OutPPS",
-            "InBPS",
-            "OutBPS",
-        )
-    elif fmt.thresholds:
-        head = "%-33s %-10s %-10s %-10s %-10s" % (
-            "Prot LocalAddress:Port",
-            "Uthreshold",
-            "Lthreshold",
-            "ActiveConn",
-            "InActConn",
-        )
-    elif fmt.persistent_conn:
-        head = "%-33s %-9s %-11s %-10s %-10s" % (
-            "Prot LocalAddress:Port",
-            "Weight",
-            "PersistConn",
-            "ActiveConn",
-            "InActConn",
-        )
-    elif fmt.tun_info:
-        return [
-            "Prot LocalAddress:Port Scheduler Flags",
-            "  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn",
-        ]
-    else:
-        return [
-            "Prot LocalAddress:Port Scheduler Flags",
-            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn",
-        ]
-    return [head, "  -> RemoteAddress:Port"]
+    return list_titles(fmt.stats, fmt.rate, fmt.thresholds, fmt.persistent_conn, fmt.tun_info)

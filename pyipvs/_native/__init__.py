@@ -1,8 +1,8 @@
 """The bridge to the C core (middle layer: the only importer of the cffi module).
 
 A package split by concern (_core, convert, handle, codec, procfs, conn,
-batch); callers use `pyipvs._native.NAME` and this file re-exports every name
-they use (the rarely needed submodules on first use, see _LAZY).
+batch, thin); callers use `pyipvs._native.NAME` and this file re-exports
+every name they use, each imported on first use (see _LAZY).
 
 Model objects go in and come out; C structs, pointers and malloc'ed arrays
 never leave this package. Every negative return code of the core becomes an
@@ -16,81 +16,75 @@ from dicts, addresses and names from a per-call cache), and all-zero counters
 share one `Stats` instance.
 """
 
-from __future__ import annotations
+import sys as _sys
 
-from typing import TYPE_CHECKING, Any
-
-from pyipvs._native._core import (
-    CMD_DEL_DAEMON as CMD_DEL_DAEMON,
-)
-from pyipvs._native._core import (
-    CMD_DEL_DEST as CMD_DEL_DEST,
-)
-from pyipvs._native._core import (
-    CMD_DEL_SERVICE as CMD_DEL_SERVICE,
-)
-from pyipvs._native._core import (
-    CMD_FLUSH as CMD_FLUSH,
-)
-from pyipvs._native._core import (
-    CMD_GET_CONFIG as CMD_GET_CONFIG,
-)
-from pyipvs._native._core import (
-    CMD_GET_DAEMON as CMD_GET_DAEMON,
-)
-from pyipvs._native._core import (
-    CMD_GET_INFO as CMD_GET_INFO,
-)
-from pyipvs._native._core import (
-    CMD_GET_SERVICE as CMD_GET_SERVICE,
-)
-from pyipvs._native._core import (
-    CMD_NEW_DAEMON as CMD_NEW_DAEMON,
-)
-from pyipvs._native._core import (
-    CMD_NEW_DEST as CMD_NEW_DEST,
-)
-from pyipvs._native._core import (
-    CMD_NEW_SERVICE as CMD_NEW_SERVICE,
-)
-from pyipvs._native._core import (
-    CMD_SET_DEST as CMD_SET_DEST,
-)
-from pyipvs._native._core import (
-    CMD_SET_SERVICE as CMD_SET_SERVICE,
-)
-from pyipvs._native._core import (
-    CMD_ZERO as CMD_ZERO,
-)
-from pyipvs._native._core import (
-    MSG_MAX as MSG_MAX,
-)
-from pyipvs._native._core import (
-    NLM_DOIT as NLM_DOIT,
-)
-from pyipvs._native._core import (
-    NLM_DUMP as NLM_DUMP,
-)
-from pyipvs._native._core import (
-    NLM_REQUEST as NLM_REQUEST,
-)
-from pyipvs._native._core import (
-    _error as _error,
-)
-from pyipvs._native._core import (
-    check as check,
-)
-from pyipvs._native.handle import (
-    Handle as Handle,
-)
-from pyipvs._pyipvs_cffi import (
-    ffi as ffi,
-)
-from pyipvs._pyipvs_cffi import (
-    lib as lib,
-)
-
+# Every name is imported on first use (PEP 562): pyipvsadm's thin start
+# (pyipvs/cli/ipvsadm/quick.py) imports this package for `thin` alone, which
+# must not pull in _core (the model, the errors, dataclasses, enum,
+# ipaddress). Not typing.TYPE_CHECKING: typing is start-up cost too (mypy
+# takes any constant of that name as true).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pyipvs._native._core import (
+        CMD_DEL_DAEMON as CMD_DEL_DAEMON,
+    )
+    from pyipvs._native._core import (
+        CMD_DEL_DEST as CMD_DEL_DEST,
+    )
+    from pyipvs._native._core import (
+        CMD_DEL_SERVICE as CMD_DEL_SERVICE,
+    )
+    from pyipvs._native._core import (
+        CMD_FLUSH as CMD_FLUSH,
+    )
+    from pyipvs._native._core import (
+        CMD_GET_CONFIG as CMD_GET_CONFIG,
+    )
+    from pyipvs._native._core import (
+        CMD_GET_DAEMON as CMD_GET_DAEMON,
+    )
+    from pyipvs._native._core import (
+        CMD_GET_INFO as CMD_GET_INFO,
+    )
+    from pyipvs._native._core import (
+        CMD_GET_SERVICE as CMD_GET_SERVICE,
+    )
+    from pyipvs._native._core import (
+        CMD_NEW_DAEMON as CMD_NEW_DAEMON,
+    )
+    from pyipvs._native._core import (
+        CMD_NEW_DEST as CMD_NEW_DEST,
+    )
+    from pyipvs._native._core import (
+        CMD_NEW_SERVICE as CMD_NEW_SERVICE,
+    )
+    from pyipvs._native._core import (
+        CMD_SET_DEST as CMD_SET_DEST,
+    )
+    from pyipvs._native._core import (
+        CMD_SET_SERVICE as CMD_SET_SERVICE,
+    )
+    from pyipvs._native._core import (
+        CMD_ZERO as CMD_ZERO,
+    )
+    from pyipvs._native._core import (
+        MSG_MAX as MSG_MAX,
+    )
+    from pyipvs._native._core import (
+        NLM_DOIT as NLM_DOIT,
+    )
+    from pyipvs._native._core import (
+        NLM_DUMP as NLM_DUMP,
+    )
+    from pyipvs._native._core import (
+        NLM_REQUEST as NLM_REQUEST,
+    )
+    from pyipvs._native._core import (
+        _error as _error,
+    )
+    from pyipvs._native._core import (
+        check as check,
+    )
     from pyipvs._native.batch import (
         BATCH_CHUNK_MSGS as BATCH_CHUNK_MSGS,
     )
@@ -226,6 +220,9 @@ if TYPE_CHECKING:
     from pyipvs._native.conn import (
         GroupTuple as GroupTuple,
     )
+    from pyipvs._native.handle import (
+        Handle as Handle,
+    )
     from pyipvs._native.procfs import (
         PROC_APP as PROC_APP,
     )
@@ -331,12 +328,51 @@ if TYPE_CHECKING:
     from pyipvs._native.snapshot import (
         table_text as table_text,
     )
+    from pyipvs._native.thin import (
+        LIST_OPTION_MODES as LIST_OPTION_MODES,
+    )
+    from pyipvs._native.thin import (
+        ConnText as ConnText,
+    )
+    from pyipvs._native.thin import (
+        info_and_table as info_and_table,
+    )
+    from pyipvs._pyipvs_cffi import (
+        ffi as ffi,
+    )
+    from pyipvs._pyipvs_cffi import (
+        lib as lib,
+    )
 
-# Imported on first use: the batch engine, connection tables, /proc files,
-# recorded dumps and whole-table reads are start-up cost for a pyipvsadm run
-# that needs none of them (each module costs a few milliseconds here, about 60 times that in
-# the emulated test VM). Name -> submodule of this package.
+# Name -> submodule of this package (or, with a dot, the module's full
+# name). The batch engine, connection tables, /proc files, recorded dumps
+# and whole-table reads are start-up cost for a pyipvsadm run that needs none
+# of them (each module costs a few milliseconds here, about 60 times that in
+# the emulated test VM).
 _LAZY: dict[str, str] = {
+    "CMD_DEL_DAEMON": "_core",
+    "CMD_DEL_DEST": "_core",
+    "CMD_DEL_SERVICE": "_core",
+    "CMD_FLUSH": "_core",
+    "CMD_GET_CONFIG": "_core",
+    "CMD_GET_DAEMON": "_core",
+    "CMD_GET_INFO": "_core",
+    "CMD_GET_SERVICE": "_core",
+    "CMD_NEW_DAEMON": "_core",
+    "CMD_NEW_DEST": "_core",
+    "CMD_NEW_SERVICE": "_core",
+    "CMD_SET_DEST": "_core",
+    "CMD_SET_SERVICE": "_core",
+    "CMD_ZERO": "_core",
+    "MSG_MAX": "_core",
+    "NLM_DOIT": "_core",
+    "NLM_DUMP": "_core",
+    "NLM_REQUEST": "_core",
+    "_error": "_core",
+    "check": "_core",
+    "Handle": "handle",
+    "ffi": "pyipvs._pyipvs_cffi",
+    "lib": "pyipvs._pyipvs_cffi",
     "BATCH_CHUNK_MSGS": "batch",
     "BATCH_FAILED": "batch",
     "BATCH_NO_ADAPT": "batch",
@@ -417,15 +453,22 @@ _LAZY: dict[str, str] = {
     "read_table": "snapshot",
     "read_table_text": "snapshot",
     "table_text": "snapshot",
+    "ConnText": "thin",
+    "LIST_OPTION_MODES": "thin",
+    "info_and_table": "thin",
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     sub = _LAZY.get(name)
     if sub is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"{__name__}.{sub}"), name)
+    module = sub if "." in sub else f"{__name__}.{sub}"
+    __import__(module)
+    value = getattr(_sys.modules[module], name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -8,6 +8,11 @@ the modules it must not have imported:
 
 - `pyipvsadm -Ln`/`-Sn` (any format option): the C core formats the rows, so
   no pyipvs.format*, names, sorting or socket (only pyipvs.format_head).
+- `pyipvsadm -Ln`/`-Sn`/`-Lnc` through the console script's thin start
+  (pyipvs/cli/ipvsadm/quick.py): not even the model, the errors,
+  dataclasses, enum, typing, ipaddress or re (run with `python -S`, as site
+  and an editable install import some of those by themselves); and a
+  failure hands over to the full path.
 - `pyipvsadm -v`/`-h`: no importlib.metadata for the version.
 - `pyipvsadm -R`'s batched restore: no rollback code, no formatters.
 - `pyipvs apply FILE` in save format (the records path): no json, no rollback
@@ -17,6 +22,7 @@ the modules it must not have imported:
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -214,3 +220,145 @@ def test_numeric_connection_listing_imports_no_python_formatter(tmp_path: Path) 
     unwanted = (_FORMATTERS - {"pyipvs.format_conn"}) | _NEVER | {"pyipvs.format_addr"}
     assert not unwanted & modules, sorted(unwanted & modules)
     assert {"pyipvs.conns", "pyipvs.format_conn"} <= modules
+
+
+# The thin start with the core's calls stood in (pyipvs._native.thin): the
+# table text, the version word and the connection blocks, or a failure.
+_THIN = """
+import sys
+from pyipvs._native import thin
+
+FAIL = {fail!r}
+
+def info_and_table(mode):
+    if FAIL:
+        raise OSError(97, "stand-in")
+    return 0x010201, 4096, b"" if mode is None else {text!r}
+
+class ConnText:
+    def __init__(self, persistent_conn):
+        self.blocks = [b"TCP 14:59  ESTABLISHED 10.0.0.1:8080 10.0.0.2:80 10.0.0.3:80\\n"]
+
+    def block(self):
+        return self.blocks.pop() if self.blocks else b""
+
+    def seen(self):
+        return 100, False
+
+    def close(self):
+        pass
+
+thin.info_and_table = info_and_table
+thin.ConnText = ConnText
+"""
+
+_QUICK_NEVER = (
+    _FORMATTERS
+    | _NEVER
+    | {
+        "pyipvs.model",
+        "pyipvs.errors",
+        "pyipvs.ipvs",
+        "pyipvs.format_head",
+        "pyipvs._native._core",
+        "pyipvs.cli.ipvsadm.main",
+        "pyipvs.cli.ipvsadm.options",
+        "dataclasses",
+        "enum",
+        "typing",
+        "ipaddress",
+        "re",
+        "signal",
+        "__future__",
+    }
+)
+
+
+def _run_quick(argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "") -> tuple[
+    set[str], int, bytes
+]:  # fmt: skip
+    """pyipvsadm's console entry (quick.entry) for argv in a fresh `python -S`
+    (no site: pyipvs and cffi are found through PYTHONPATH): the modules it
+    imported, its exit status and its stdout."""
+    import _cffi_backend
+
+    import pyipvs
+
+    script = _THIN.format(fail=fail, text=text) + textwrap.dedent(pre)
+    script += f"""
+sys.argv = ["pyipvsadm", *{argv!r}]
+from pyipvs.cli.ipvsadm.quick import entry
+try:
+    entry()
+    rc = 0
+except SystemExit as exc:
+    rc = exc.code
+modules = sorted(sys.modules)
+import json
+sys.stdout.flush()
+print("\\n" + json.dumps({{"modules": modules, "rc": rc}}))
+"""
+    paths = {
+        os.path.dirname(os.path.dirname(os.path.abspath(pyipvs.__file__))),
+        os.path.dirname(os.path.abspath(_cffi_backend.__file__)),
+    }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sorted(paths))}
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", script], capture_output=True, env=env, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    out, _, last = done.stdout.rstrip(b"\n").rpartition(b"\n")
+    doc = json.loads(last)
+    return set(doc["modules"]), doc["rc"], out
+
+
+_TABLE = b"TCP  10.0.0.1:80 wlc\n  -> 10.0.1.1:80                  Masq    1      0    0 \n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "head"),
+    [
+        (["-Ln"], "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler"),
+        (["-L", "-n", "--stats", "-X"], "IP Virtual Server version 1.2.1 (size=4096)\nProt "),
+        (["-Sn"], ""),
+        (["-Lnc"], "IPVS connection entries\npro expire state"),
+    ],
+)
+def test_thin_start_imports_no_model(argv: list[str], head: str) -> None:
+    modules, rc, out = _run_quick(argv, text=_TABLE)
+    assert rc == 0
+    assert out.decode().startswith(head)
+    if argv[0] != "-Lnc":
+        assert out.endswith(_TABLE)
+    assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
+    assert {"pyipvs.cli.ipvsadm.quick", "pyipvs._native.thin", "pyipvs.format_titles"} <= modules
+
+
+# The full path with the stand-in client of _FAKE (its listing text is empty).
+_FULL = (
+    """
+import io
+import pyipvs.cli.ipvsadm.main
+"""
+    + _FAKE
+)
+
+
+@pytest.mark.parametrize(
+    "argv", [["-Ln"], ["-Sn"], ["-Ln", "--rate", "--nosort"], ["-l", "-nX", "--thresholds"]]
+)
+def test_thin_start_prints_what_the_full_path_prints(argv: list[str]) -> None:
+    # The same (empty) table through both: the thin start's heads are the
+    # full path's; and a failure of the thin start's core call hands over.
+    _, rc, quick = _run_quick(argv)
+    modules, rc_full, full = _run_quick(argv, fail=True, pre=_FULL)
+    assert (rc, rc_full) == (0, 0)
+    assert quick == full
+    assert "pyipvs.cli.ipvsadm.main" in modules
+
+
+def test_thin_start_hands_over_what_it_does_not_take() -> None:
+    modules, rc, out = _run_quick(["-Ln", "--sort"], pre=_FULL)
+    assert rc == 0
+    assert out.startswith(b"IP Virtual Server version 1.2.1 (size=4096)\nProt ")
+    assert {"pyipvs.cli.ipvsadm.main", "pyipvs.cli.ipvsadm.parse"} <= modules
