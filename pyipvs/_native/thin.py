@@ -73,7 +73,9 @@ class ConnText:
     def __init__(self, persistent_conn: bool) -> None:
         out = ffi.new("struct pyipvs_conn_reader **")
         opts = ffi.new("struct pyipvs_conn_opts *")
-        opts.flags = lib.PYIPVS_CONN_OPT_STOP_AT_BLANK
+        # As pyipvs.conns.ConnTable for the kernel's table: a second thread
+        # reads the tail (csrc/conn_split.c).
+        opts.flags = lib.PYIPVS_CONN_OPT_STOP_AT_BLANK | lib.PYIPVS_CONN_OPT_SPLIT
         _ok(lib.pyipvs_conn_reader_open(out, ffi.NULL, lib.PYIPVS_CONN_TABLE_CONN, ffi.NULL, opts))
         self._r = ffi.gc(out[0], lib.pyipvs_conn_reader_free)
         self._buf = ffi.new("char[]", CONN_BLOCK)
