@@ -237,8 +237,9 @@ static int fill(struct pyipvs_conn_reader *r)
     } else {
         if (r->split) {
             if (r->flags & PYIPVS_CONN_OPT_SPLIT_WAIT) {
-                conn_split_wait(r->split);
                 r->flags &= ~(uint32_t)PYIPVS_CONN_OPT_SPLIT_WAIT;
+                conn_split_announce(r->split, r->file_off); /* nothing more read yet */
+                conn_split_wait(r->split);
             }
             r->split_at = conn_split_announce(r->split, r->file_off + want);
             /* Past the split, read only what completes the line cut there. */
@@ -436,6 +437,11 @@ static int scan_tail(void *vctx, int fd, uint64_t at)
         t->seen_first = 1;
         rc = pyipvs_conn_scan(t, s->f, s->aggs, s->naggs);
         s->counts = t->counts;
+        /* A key counted as overflow here may have a group in the reader's
+         * aggregator: not mergeable, so the reader reads the tail itself. */
+        for (size_t i = 0; rc == 0 && i < s->naggs; i++)
+            if (conn_agg_overflowed(s->aggs[i]))
+                rc = -EOVERFLOW;
     }
     t->fd = -1;
     reader_free(t);
@@ -449,15 +455,11 @@ static void free_aggs(struct pyipvs_conn_agg **aggs, size_t n)
     free(aggs);
 }
 
-/* Offer the helper a sink for a summary: 1 if it took it. Not where a
- * group cap bounds memory (the helper's own aggregators have none). */
+/* Offer the helper a sink for a summary: 1 if it took it. */
 static int offer_sink(struct pyipvs_conn_reader *r, struct scan_sink *s,
                       const struct pyipvs_conn_filter *f, struct pyipvs_conn_agg *const *aggs,
                       size_t naggs)
 {
-    for (size_t i = 0; i < naggs; i++)
-        if (conn_agg_capped(aggs[i]))
-            return 0;
     s->aggs = calloc(naggs ? naggs : 1, sizeof(*s->aggs));
     if (!s->aggs)
         return 0;

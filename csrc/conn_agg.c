@@ -287,13 +287,12 @@ int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_g
 
 int conn_agg_clone_empty(const struct pyipvs_conn_agg *a, struct pyipvs_conn_agg **out)
 {
-    /* No group cap: the clone's groups are merged into a, which applies its own. */
-    return pyipvs_conn_agg_new(out, a->by, a->v4_prefix, a->v6_prefix, 0);
+    return pyipvs_conn_agg_new(out, a->by, a->v4_prefix, a->v6_prefix, a->max_groups);
 }
 
-int conn_agg_capped(const struct pyipvs_conn_agg *a)
+int conn_agg_overflowed(const struct pyipvs_conn_agg *a)
 {
-    return a->max_groups != 0;
+    return a->overflow != 0;
 }
 
 int conn_agg_merge(struct pyipvs_conn_agg *a, const struct pyipvs_conn_agg *from)

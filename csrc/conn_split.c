@@ -18,8 +18,10 @@
  *   reads) and a 1-byte read tells whether X is inside the file. Doubling
  *   from split_min, then two halvings; a table smaller than split_min is
  *   left to the reader alone.
- * - It then claims the split point `at`, only if the reader has not read
- *   that far (the reader announces each read before it makes it), reads
+ * - Once the reader has started (so that a summary can first hand it a sink:
+ *   then it scans its lines into aggregators of its own instead of holding
+ *   them, see conn.c), it claims the split point `at`, only if the reader
+ *   has not read that far (the reader announces each read before it makes it), reads
  *   from at - 1, drops the rest of the line cut there, and keeps the
  *   complete lines that follow, up to split_cap bytes.
  * - The reader keeps its own lines that start before `at`, then takes the
@@ -56,6 +58,7 @@ struct conn_split {
     int fd;                 /* the helper's own open file */
     size_t min_size, cap;
     /* shared, under lock */
+    int started;            /* the reader has announced its first read */
     uint64_t reader_next;   /* the reader will have read no further than this */
     int cancel;
     int claimed;            /* the reader keeps lines starting before `at` */
@@ -146,6 +149,9 @@ static int claim(struct conn_split *sp, uint64_t at, conn_split_sink *sink, void
     int ok;
 
     pthread_mutex_lock(&sp->lock);
+    /* Not before the reader starts: a summary gives its sink first. */
+    while (!sp->started && !sp->cancel)
+        pthread_cond_wait(&sp->cond, &sp->lock);
     ok = !sp->cancel && sp->reader_next + CLAIM_MARGIN(at) <= at;
     if (ok) {
         sp->claimed = 1;
@@ -304,6 +310,10 @@ uint64_t conn_split_announce(struct conn_split *sp, uint64_t next)
 
     pthread_mutex_lock(&sp->lock);
     sp->reader_next = next;
+    if (!sp->started) {
+        sp->started = 1;
+        pthread_cond_broadcast(&sp->cond); /* claim() */
+    }
     if (sp->claimed)
         at = sp->at;
     pthread_mutex_unlock(&sp->lock);
@@ -344,6 +354,7 @@ void conn_split_free(struct conn_split *sp)
         return;
     pthread_mutex_lock(&sp->lock);
     sp->cancel = 1;
+    pthread_cond_broadcast(&sp->cond); /* a helper waiting in claim() */
     pthread_mutex_unlock(&sp->lock);
     pthread_join(sp->thread, NULL);
     pthread_mutex_destroy(&sp->lock);

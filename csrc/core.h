@@ -85,12 +85,13 @@ int core_restore_line(const char *s, size_t n, int *cmd, struct pyipvs_service *
                       struct pyipvs_dest *d);
 
 /* conn_agg.c, for the split reader's summaries (conn.c): an empty
- * aggregator with a's grouping and no group cap; whether a has a cap; and
+ * aggregator with a's grouping and cap; whether a counted any overflow; and
  * adding from's counts to a, new keys in from's order of first appearance
- * (what one pass over a's rows and then from's would give). */
+ * (what one pass over a's rows and then from's gives, if from has not
+ * overflowed: then every key of from's rows has its own count). */
 struct pyipvs_conn_agg;
 int conn_agg_clone_empty(const struct pyipvs_conn_agg *a, struct pyipvs_conn_agg **out);
-int conn_agg_capped(const struct pyipvs_conn_agg *a);
+int conn_agg_overflowed(const struct pyipvs_conn_agg *a);
 int conn_agg_merge(struct pyipvs_conn_agg *a, const struct pyipvs_conn_agg *from);
 
 #endif
