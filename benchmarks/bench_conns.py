@@ -1,7 +1,8 @@
 """Connection-table benchmark (benchmarks layer): reading real IPVS
 connection tables of N entries with `cat`, ipvsadm -Lnc, pyipvsadm -Lnc,
-pyipvs's iterator, its native summaries and filtered counts, a plain
-pure-Python parser, and the netlink per-server counts, in one run. Needs
+pyipvs's iterator, its native summaries (read by two threads, as by
+default for /proc, and by one: "summary-1thread") and filtered counts, a
+plain pure-Python parser, and the netlink per-server counts, in one run. Needs
 root and IPVS, so it runs in the VM:
 
     PATH=/work/venv/bin:$PATH ci/vm-run.sh \\

@@ -9,7 +9,9 @@
  * same from any open file of the table, so a second thread with its own
  * open file can take the tail: with the split at S/sqrt(2) of the size S,
  * both halves cost the same (p^2 grows as the square), and two CPUs read
- * the table in about half the time. A single-CPU machine gets no thread.
+ * the table in about half the time (the split moves back by what the reader
+ * has read while the helper probed, see split_point). A single-CPU machine
+ * gets no thread.
  *
  * How:
  * - The helper opens the table again (/proc/self/fd/N opens the same file,
@@ -106,7 +108,7 @@ static int probe(int fd, uint64_t x)
     return got < 0 ? (int)got : got > 0;
 }
 
-/* The table's size, roughly (within an eighth), or 0 if it is smaller than
+/* The table's size, roughly (within a quarter), or 0 if it is smaller than
  * min_size, or a negative errno. */
 static int64_t estimate_size(struct conn_split *sp)
 {
@@ -128,7 +130,7 @@ static int64_t estimate_size(struct conn_split *sp)
     }
     if (lo == 0)
         return 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 1; i++) { /* within a quarter: each probe costs a seek */
         uint64_t mid = lo + (hi - lo) / 2;
 
         if (cancelled(sp))
@@ -144,15 +146,30 @@ static int64_t estimate_size(struct conn_split *sp)
     return (int64_t)(lo + (hi - lo) / 2);
 }
 
-static int claim(struct conn_split *sp, uint64_t at, conn_split_sink *sink, void **ctx)
+/* Where both threads finish together. Reading up to p costs about c p^2
+ * (the walks), and the reader is at p0 when the helper starts on the tail:
+ * c at^2 = c p0^2 + c (size^2 - at^2), so at^2 = (p0^2 + size^2) / 2. */
+static uint64_t split_point(uint64_t p0, uint64_t size)
 {
+    double p = (double)p0, s = (double)size, v = (p * p + s * s) / 2, x = s;
+
+    for (int i = 0; i < 8; i++) /* Newton from above: size/sqrt(2) <= root <= size */
+        x = (x + v / x) / 2;
+    return (uint64_t)x;
+}
+
+static int claim(struct conn_split *sp, uint64_t size, conn_split_sink *sink, void **ctx)
+{
+    uint64_t at = 0;
     int ok;
 
     pthread_mutex_lock(&sp->lock);
     /* Not before the reader starts: a summary gives its sink first. */
     while (!sp->started && !sp->cancel)
         pthread_cond_wait(&sp->cond, &sp->lock);
-    ok = !sp->cancel && sp->reader_next + CLAIM_MARGIN(at) <= at;
+    if (sp->reader_next < size)
+        at = split_point(sp->reader_next, size);
+    ok = !sp->cancel && at && sp->reader_next + CLAIM_MARGIN(at) <= at;
     if (ok) {
         sp->claimed = 1;
         sp->at = at;
@@ -231,8 +248,7 @@ static void *helper(void *arg)
     conn_split_sink sink = NULL;
     void *ctx = NULL;
 
-    /* Equal walking work on both sides of at: at^2 = size^2 - at^2. */
-    if (size > 0 && claim(sp, (uint64_t)((double)size * 0.70710678), &sink, &ctx)) {
+    if (size > 0 && claim(sp, (uint64_t)size, &sink, &ctx)) {
         if (sink) {
             rc = sink(ctx, sp->fd, sp->at);
             sp->sunk = 1;
