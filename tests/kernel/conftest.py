@@ -64,12 +64,27 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+# IPVS modules with per-namespace state. The kernel (seen on 6.1) loads a
+# scheduler or persistence engine on first use from inside the netlink
+# request, holding the IPVS mutex; the module's init then waits for the
+# lock on network namespaces (register_pernet_subsys), which a namespace
+# being deleted holds while it waits for the IPVS mutex to flush its
+# services: a deadlock of every IPVS user, as tests that add services while
+# others drop namespaces saw (ip_vs_pe_sip, via nf_conntrack). Loaded up
+# front, and again wherever a test unloads IPVS, they are never loaded
+# mid-test. Schedulers without such state (rr, sed, ...) stay on demand.
+PERNET_MODULES = ("ip_vs_lblc", "ip_vs_lblcr", "ip_vs_pe_sip", "ip_vs_ftp")
+
+
+def load_ipvs_modules() -> None:
+    subprocess.run(["modprobe", "-a", "ip_vs", *PERNET_MODULES], check=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _require_ipvs() -> None:
     if os.geteuid() != 0:
         pytest.fail("kernel tests need root: run them with ci/vm-run.sh", pytrace=False)
-    if not os.path.isdir("/proc/sys/net/ipv4/vs"):
-        subprocess.run(["modprobe", "ip_vs"], check=False)
+    load_ipvs_modules()
     if not os.path.isdir("/proc/sys/net/ipv4/vs"):
         pytest.fail("IPVS is not available in this kernel: run with ci/vm-run.sh", pytrace=False)
     if not os.access(IPVSADM, os.X_OK):

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import IPVSADM, Netns
+from conftest import IPVSADM, Netns, load_ipvs_modules
 
 from pyipvs import (
     IPVS,
@@ -361,7 +361,7 @@ def _ipvs_reloaded_after() -> Iterator[None]:
     try:
         yield
     finally:
-        subprocess.run(["modprobe", "ip_vs"], check=False)
+        load_ipvs_modules()  # conftest: the modules that must not load mid-test
         assert os.path.isdir("/proc/sys/net/ipv4/vs"), "could not reload ip_vs"
 
 
