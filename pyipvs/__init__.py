@@ -12,7 +12,7 @@ first use, so the pure modules (model, errors, formatting) stay importable
 where the compiled core is not built, and `import pyipvs` costs nothing.
 """
 
-import sys as _sys
+from pyipvs import _lazy
 
 # The names below are imported on first use (PEP 562), so that importing
 # pyipvs, or any of its modules that needs none of them, costs no model,
@@ -87,19 +87,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pyipvs' has no attribute {name!r}")
-    __import__(module)
-    value = getattr(_sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY)
 
 __all__ = [
     "IPVS",

@@ -16,7 +16,7 @@ from dicts, addresses and names from a per-call cache), and all-zero counters
 share one `Stats` instance.
 """
 
-import sys as _sys
+from pyipvs import _lazy
 
 # Every name is imported on first use (PEP 562): pyipvsadm's thin start
 # (pyipvs/cli/ipvsadm/quick.py) imports this package for `thin` alone, which
@@ -459,16 +459,4 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    sub = _LAZY.get(name)
-    if sub is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = sub if "." in sub else f"{__name__}.{sub}"
-    __import__(module)
-    value = getattr(_sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = _lazy.exports(globals(), _LAZY)

@@ -11,6 +11,8 @@ for the hot whole-table listings).
 
 import sys as _sys
 
+from pyipvs import _lazy
+
 # `entry` and `main` are imported on first use (PEP 562), so that the thin
 # start (quick.py) and the other modules of this package cost no main.py and
 # all it imports. Not typing.TYPE_CHECKING: typing is start-up cost too (mypy
@@ -42,18 +44,6 @@ class _Package(ModuleType):
 _sys.modules[__name__].__class__ = _Package
 
 
-def __getattr__(name: str) -> object:
-    if name not in ("entry", "main"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = __name__ + ".main"
-    __import__(module)
-    value = getattr(_sys.modules[module], name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), "entry", "main"})
-
+__getattr__, __dir__ = _lazy.exports(globals(), {"entry": "main", "main": "main"})
 
 __all__ = ["entry", "main"]
