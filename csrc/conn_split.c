@@ -18,14 +18,14 @@
  *   of the same network namespace) and finds the size by probing: an
  *   lseek() to X formats the records up to X (cheap next to the walks of the
  *   reads) and a 1-byte read tells whether X is inside the file. Doubling
- *   from split_min, then two halvings; a table smaller than split_min is
+ *   from split_min, then one halving; a table smaller than split_min is
  *   left to the reader alone.
  * - Once the reader has started (so that a summary can first hand it a sink:
  *   then it scans its lines into aggregators of its own instead of holding
  *   them, see conn.c), it claims the split point `at`, only if the reader
- *   has not read that far (the reader announces each read before it makes it), reads
- *   from at - 1, drops the rest of the line cut there, and keeps the
- *   complete lines that follow, up to split_cap bytes.
+ *   has not read that far (the reader announces each read before it makes
+ *   it), reads from at - 1, drops the rest of the line cut there, and keeps
+ *   the complete lines that follow, up to split_cap bytes.
  * - The reader keeps its own lines that start before `at`, then takes the
  *   helper's lines, then (if the cap stopped the helper) reads on by itself
  *   from where the helper stopped. If the helper failed, the reader simply
