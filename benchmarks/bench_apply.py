@@ -52,6 +52,7 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import floor
 from benchmarks.gen_rules import Rule, restore_text, rules
+from benchmarks.netns import add_netns
 from pyipvs import _native
 from pyipvs.format_save import save_lines
 from pyipvs.ipvs import IPVS
@@ -68,13 +69,6 @@ PYIPVS = (
     "import sys; from pyipvs.cli.pyipvs import main;"
     " sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))"
 )
-NETNS_SETUP = """\
-link set lo up
-link add dummy0 type dummy
-link set dummy0 up
-address add 10.0.0.254/8 dev dummy0
-address add 2001:db8::fffe/32 dev dummy0 nodad
-"""
 CMD_GET_SERVICE = 4
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_DONE, NLMSG_ERROR = 3, 2
@@ -131,8 +125,7 @@ def json_text(table: list[Rule]) -> str:
 
 def new_netns(table: list[Rule]) -> str:
     name = f"apply-{os.getpid()}-{next(_seq)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "-batch", "-"], input=NETNS_SETUP, text=True, check=True)
+    add_netns(name)
     with IPVS(name, timeout=600) as ipvs, ipvs.batch() as b:
         for r in table:
             b.add_service(r.service)

@@ -56,19 +56,13 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from benchmarks.gen_rules import Rule, rules
+from benchmarks.netns import add_netns
 from pyipvs.cli.ipvsadm.main import main as pyipvsadm_main
 from pyipvs.ipvs import IPVS
 from pyipvs.snapshot import take, take_counters
 
 PY = sys.executable
 ENV = {**os.environ, "PYTHONPATH": ROOT}
-NETNS_SETUP = """\
-link set lo up
-link add dummy0 type dummy
-link set dummy0 up
-address add 10.0.0.254/8 dev dummy0
-address add 2001:db8::fffe/32 dev dummy0 nodad
-"""
 FLOOR_MODES = [("poll", 1), ("recv", 1), ("mmsg", 1), ("multi", 4), ("multi", 16)]
 LISTINGS = [("-Ln",), ("-Ln", "--stats", "--exact"), ("-Sn",)]
 _seq = iter(range(1_000_000))
@@ -82,8 +76,7 @@ def build_floor() -> str:
 
 def make_netns() -> str:
     name = f"benchlist-{os.getpid()}-{next(_seq)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "-batch", "-"], input=NETNS_SETUP, text=True, check=True)
+    add_netns(name)
     return name
 
 

@@ -40,13 +40,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = sys.executable
 MODES = ("snapshot", "counters", "conns", "rows")
-NETNS_SETUP = """\
-link set lo up
-link add dummy0 type dummy
-link set dummy0 up
-address add 10.0.0.254/8 dev dummy0
-address add 2001:db8::fffe/32 dev dummy0 nodad
-"""
 
 
 def child(mode: str, arg: str) -> None:
@@ -85,11 +78,12 @@ def run_child(ns: str, tree: str, mode: str, arg: str) -> dict[str, float]:
 
 
 def setup(ns: str, tree: str, spec: str, conns: int, conn_file: str) -> None:
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    subprocess.run(["ip", "-n", ns, "-batch", "-"], check=True, text=True, input=NETNS_SETUP)
-    services, servers = (int(x) for x in spec.split("x"))
     sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "kernel")]
     from benchmarks.gen_rules import restore_text, rules
+    from benchmarks.netns import add_netns
+
+    add_netns(ns)
+    services, servers = (int(x) for x in spec.split("x"))
 
     text = restore_text(rules(services, servers))
     # The conns service: UDP, on dummy0's net, apart from the generated VIPs.

@@ -46,19 +46,13 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import floor
 from benchmarks.gen_rules import SCHEDULERS, Rule, restore_text, rules
+from benchmarks.netns import add_netns
 from pyipvs import _native
 from pyipvs.batch import Command
 from pyipvs.ipvs import IPVS
 
 PY = sys.executable
 ENV = {**os.environ, "PYTHONPATH": ROOT}
-NETNS_SETUP = """\
-link set lo up
-link add dummy0 type dummy
-link set dummy0 up
-address add 10.0.0.254/8 dev dummy0
-address add 2001:db8::fffe/32 dev dummy0 nodad
-"""
 PYROUTE2_MAX = 11000  # commands: it takes ~0.1 s per command under emulation
 PYIPVS = (
     "import sys; from pyipvs.cli.pyipvs import main;"
@@ -83,8 +77,7 @@ class Result:
 
 def _netns() -> str:
     name = f"bench-{os.getpid()}-{next(_seq)}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "-batch", "-"], input=NETNS_SETUP, text=True, check=True)
+    add_netns(name)
     return name
 
 
