@@ -29,6 +29,14 @@ _OP_OF_CMD = {
     _native.CMD_NEW_DAEMON: Op.START_DAEMON,
     _native.CMD_DEL_DAEMON: Op.STOP_DAEMON,
 }
+
+
+def op_of_command(cmd: int) -> Op:
+    """The operation a batch command (a CMD_* byte) records, Op.ZERO_SERVICE
+    for every zero (BatchResult.op tells a zero of everything apart)."""
+    return _OP_OF_CMD[cmd]
+
+
 _UNKNOWN_MESSAGE = (
     "outcome unknown: the kernel's reply was lost (receive buffer overflow); "
     "the command was executed once and not retried"
@@ -103,7 +111,7 @@ class BatchResult(Sequence[CommandResult]):
         return (self[i] for i in range(len(self)))
 
     def op(self, i: int) -> Op:
-        return Op.ZERO if i in self.zero_all else _OP_OF_CMD[self.cmds[i]]
+        return Op.ZERO if i in self.zero_all else op_of_command(self.cmds[i])
 
     @property
     def failures(self) -> list[CommandResult]:

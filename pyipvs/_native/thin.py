@@ -1,6 +1,7 @@
 """What pyipvsadm's thin start asks of the core (bridge layer): the IPVS
-version, the whole table as numeric listing text, and the connection table
-as `-Lnc` text, with nothing imported but the compiled module.
+version, the whole table as numeric listing text, the connection table as
+`-Lnc` text, and `-R`'s plain lines applied, with nothing imported but the
+compiled module.
 
 The thin start (pyipvs/cli/ipvsadm/quick.py) exists to skip the model, the
 errors, dataclasses and enum, which _core imports; so a negative return
@@ -8,8 +9,10 @@ code here is not mapped by `check` but becomes a bare OSError, which no one
 reports: the thin start hands every failure to the full path, which makes
 the same calls again and reports them as ipvsadm does. The calls and their
 arguments are those of that path (pyipvs.ipvs.IPVS, snapshot.read_table_text,
-conn.ConnReader.listing); every C object is freed before a call returns,
-except the connection reader, which `ConnText` owns.
+conn.ConnReader.listing, restore_batch.py's batches); every C object is
+freed before a call returns, except the connection reader and the restore
+batch, which `ConnText` and `RestoreBatch` own. `-R` cannot start again:
+there the thin start hands over what it began (quick_restore.py).
 """
 
 from pyipvs._pyipvs_cffi import ffi, lib
@@ -17,6 +20,9 @@ from pyipvs._pyipvs_cffi import ffi, lib
 TIMEOUT_MS = 5000  # pyipvs.IPVS's default timeout
 RETRIES = 5  # pyipvs.listing_native.DEFAULT_RETRIES
 CONN_BLOCK = 1 << 20  # conn.ConnReader.listing's block
+RESTORE_END: int = lib.PYIPVS_RESTORE_END
+RESTORE_SLOW: int = lib.PYIPVS_RESTORE_SLOW
+RESTORE_FULL: int = lib.PYIPVS_RESTORE_FULL
 
 #: pyipvs_table_format's mode bits, by ipvsadm's long option name.
 LIST_OPTION_MODES: dict[str, int] = {
@@ -97,3 +103,65 @@ class ConnText:
 
     def close(self) -> None:
         ffi.release(self._r)
+
+
+class RestoreBatch:
+    """`-R`'s plain lines over a handle of its own: scanned into a batch by
+    the restore fast path (csrc/restore_fast.c) and applied as pyipvsadm's
+    full path applies them (pyipvs.batch.Batch for restore_batch.py: no
+    flags, the engine's own chunks, one call per batch)."""
+
+    __slots__ = ("_b", "_h", "last_cmd", "version")
+
+    def __init__(self, netns: str | None = None) -> None:
+        """netns: a namespace's path (None: this process's namespace)."""
+        out = ffi.new("struct pyipvs_handle **")
+        _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
+        self._h = ffi.gc(out[0], lib.pyipvs_handle_close)
+        info = ffi.new("struct pyipvs_info *")
+        _ok(lib.pyipvs_info_get(self._h, info))
+        self.version = int(info.version)
+        self.last_cmd: int | None = None  # the command byte last applied
+        self._b = self._new()
+
+    @staticmethod
+    def _new() -> object:
+        out = ffi.new("struct pyipvs_batch **")
+        _ok(lib.pyipvs_batch_new(out))
+        return ffi.gc(out[0], lib.pyipvs_batch_free)
+
+    def __len__(self) -> int:
+        return int(lib.pyipvs_batch_count(self._b))
+
+    def scan(self, data: bytes, pos: int, max_cmds: int) -> tuple[int, int]:
+        """Append the commands of data[pos:]'s plain lines, up to max_cmds:
+        (first byte not taken, RESTORE_END | RESTORE_SLOW | RESTORE_FULL).
+        A line the scan failed on is left as the full parser's (SLOW)."""
+        st = ffi.new("struct pyipvs_restore_scan *")
+        st.pos = pos
+        rc = lib.pyipvs_restore_scan(self._b, data, len(data), max_cmds, ffi.NULL, st)
+        return int(st.pos), (RESTORE_SLOW if rc < 0 else int(st.stop))
+
+    def apply(self) -> tuple[bytes, list[int], bytes, int] | None:
+        """Send every command, then start an empty batch. None when all of
+        them succeeded; else every command's state and errno, the command
+        bytes and the errno of a transport failure (0: none), as
+        restore_batch.py reports them."""
+        b, n = self._b, len(self)
+        if n == 0:
+            return None
+        self._b = self._new()
+        o = ffi.new("struct pyipvs_batch_opts *")
+        r = ffi.new("struct pyipvs_batch_report *")
+        rc = lib.pyipvs_batch_apply(self._h, b, 0, n, o, r)
+        states, errs, cmds = (
+            ffi.new("uint8_t[]", n),
+            ffi.new("int32_t[]", n),
+            ffi.new("uint8_t[]", n),
+        )
+        _ok(lib.pyipvs_batch_results(b, 0, n, states, errs, cmds))
+        ffi.release(b)
+        self.last_cmd = int(cmds[n - 1])
+        if rc == 0 and r.failed == 0 and r.unknown == 0:
+            return None
+        return ffi.buffer(states, n)[:], ffi.unpack(errs, n), ffi.buffer(cmds, n)[:], -rc

@@ -1,10 +1,12 @@
 """The installed `pyipvsadm` console script against the real ipvsadm 1.31,
 for every form its thin start takes (pyipvs/cli/ipvsadm/quick.py), one it
-leaves to the full path, and an error.
+leaves to the full path, and an error; and `-R` (quick_restore.py), on
+input it restores alone and on input it hands over.
 
 Both programs run as processes in one namespace holding IPv4, IPv6 and
-fwmark services with real servers and a few connections; stdout, stderr
-and the exit status must be byte for byte the same. The script is the one
+fwmark services with real servers and a few connections (`-R`: each in a
+fresh namespace of its own); stdout, stderr and the exit status must be
+byte for byte the same, and after `-R` the tables too. The script is the one
 next to the interpreter running the tests (the installed wheel's venv in
 ci/test.sh), not the checkout's module.
 """
@@ -117,3 +119,40 @@ def test_empty_table_same_as_ipvsadm(netns: Netns) -> None:
     for argv in (["-Ln"], ["-Sn"], ["-Lnc"], ["-Ln", "--stats"]):
         ours, theirs = _both(netns, argv)
         assert ours == theirs
+
+
+RESTORE = [
+    # plain lines only: the thin start restores them by itself
+    (
+        "-A -t 10.2.0.1:80 -s rr\n-a -t 10.2.0.1:80 -r 10.3.0.1:80 -m -w 2\n\n"
+        "-A -u 10.2.0.1:53 -s wlc\n"
+    ),
+    # a failing line, then a line for the full parser, a listing and a
+    # failing last line: handed over at the failure
+    (
+        "-A -t 10.2.0.1:80 -s rr\n-A -t 10.2.0.1:80 -s rr\n-a -t 10.2.0.1:80 -r 10.3.0.1:80 -m\n"
+        "--add-service -u 10.2.0.2:53\n-Sn\n-a -t 10.2.0.1:80 -r 10.3.0.1:80 -m\n"
+    ),
+]
+
+
+@pytest.mark.parametrize("text", RESTORE, ids=["plain", "handed-over"])
+def test_restore_same_as_ipvsadm(text: str) -> None:
+    # Each program restores into a namespace of its own: output, status and
+    # the resulting table must be the same.
+    seen = []
+    for program in (_pyipvsadm(), IPVSADM):
+        ns = make_netns()
+        try:
+            r = subprocess.run(
+                ["nsenter", f"--net={ns.path}", program, "-R"],
+                input=text.encode(),
+                capture_output=True,
+                check=False,
+            )
+            err = r.stderr.replace(_pyipvsadm().encode(), IPVSADM.encode())
+            seen.append((r.returncode, r.stdout, err, ns.ipvsadm_out("-Sn")))
+        finally:
+            drop_netns(ns)
+    assert seen[0] == seen[1]
+    assert seen[0][3].count("\n") >= 2

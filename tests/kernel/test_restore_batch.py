@@ -1,9 +1,10 @@
 """pyipvsadm -R over the batch engine against the real ipvsadm 1.31 -R.
 
 The same input goes to `/usr/sbin/ipvsadm -R` in one namespace and to
-pyipvsadm's `main(["ipvsadm", "-R"], ...)` in another; stdout, stderr and
-the exit status must be identical, and so must both tables as the real
-ipvsadm dumps them (`-Sn`). Inputs: every restore input of the differential
+pyipvsadm's `main(["ipvsadm", "-R"], ...)` in another, and again through the
+console script's thin start (quick_restore.py, handing over to main);
+stdout, stderr and the exit status must be identical, and so must the
+tables as the real ipvsadm dumps them (`-Sn`). Inputs: every restore input of the differential
 suite, failing lines first, in the middle and last among listings, popt
 errors and run-ending lines, and a 20,000-line generated table with
 failures spread through it.
@@ -16,17 +17,19 @@ import os
 import shutil
 import sys
 import tempfile
+from typing import TextIO
 
 from conftest import IPVSADM, Netns
 
 from pyipvs.cli.ipvsadm.main import main
+from pyipvs.cli.ipvsadm.quick_restore import restore
 from pyipvs.ipvs import IPVS
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 from diffcases import _RESTORE_INPUTS
 
-from benchmarks.gen_rules import restore_lines, rules
+from benchmarks.gen_rules import restore_lines, restore_text, rules
 
 Run = tuple[int, str, str]
 _BIN: list[str] = []
@@ -87,14 +90,39 @@ def _ours(ns: Netns, text: str, merged: bool = False) -> tuple[Run, str]:
     return run, table.getvalue()
 
 
+def _thin(ns: Netns, text: str, out: TextIO, err: TextIO) -> int:
+    """pyipvsadm -R as the console script runs it: the thin start
+    (quick_restore.py), and the full path for what it hands over."""
+    raw = io.BytesIO(text.encode("utf-8", "surrogateescape"))
+    status, carry = restore(raw, ns.path)
+    if status is not None:
+        return status
+    rest = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="\n")
+    return main(["ipvsadm", "-R"], rest, out, err, netns=ns.name, carry=carry)
+
+
+def _ours_thin(ns: Netns, text: str, merged: bool = False) -> tuple[Run, str]:
+    out = io.StringIO()
+    err = out if merged else io.StringIO()
+    rc = _thin(ns, text, out, err)
+    run = (rc, out.getvalue(), "" if merged else err.getvalue())
+    table = _table(ns)
+    with IPVS(ns.name) as ipvs:
+        ipvs.flush()
+    return run, table
+
+
 def _compare(a: Netns, b: Netns, inputs: list[tuple[str, str]], merged: bool = False) -> list[Run]:
+    """Each input through the real ipvsadm, pyipvsadm's full path and its
+    thin start: the same output, status and table."""
     want = _reference_runs(a, [text for _, text in inputs], merged)
     runs = []
     for (name, text), (ref, ref_table) in zip(inputs, want):
-        got, table = _ours(b, text, merged)
-        if name in ("help", "version"):  # our own help and version texts, on purpose
-            ref, got = (ref[0], "", ref[2]), (got[0], "", got[2])
-        assert (got, table) == (ref, ref_table), f"restore input {name!r}"
+        for ours in (_ours, _ours_thin):
+            got, table = ours(b, text, merged)
+            if name in ("help", "version"):  # our own help and version texts, on purpose
+                ref, got = (ref[0], "", ref[2]), (got[0], "", got[2])
+            assert (got, table) == (ref, ref_table), f"restore input {name!r}, {ours.__name__}"
         runs.append(got)
     return runs
 
@@ -168,3 +196,23 @@ def test_large_restore_matches_ipvsadm(netns_pair: tuple[Netns, Netns]) -> None:
     assert rc == 255 and err.getvalue().count("\n") >= 20
     table = _table(b)
     assert table == _table(a) and len(table.splitlines()) == 1900 * 10
+    # The thin start: its first batch fails in part (first line, then every
+    # 997th) and the listing halfway is the full parser's.
+    b.ipvsadm("-C")
+    out, err = io.StringIO(), io.StringIO()
+    rc = _thin(b, text, out, err)
+    assert (rc, out.getvalue(), err.getvalue()) == (ref.returncode, ref.stdout, ref.stderr)
+    assert _table(b) == table
+
+
+def test_thin_start_restores_plain_lines_by_itself(netns_pair: tuple[Netns, Netns]) -> None:
+    # More commands than one batch holds, all plain: the thin start applies
+    # them all and hands nothing over; the full path makes the same table.
+    a, b = netns_pair
+    text = restore_text(rules(2100, 9, seed=5))
+    assert text.count("\n") == 21000
+    assert restore(io.BytesIO(text.encode()), b.path) == (0, None)
+    rc = main(["ipvsadm", "-R"], io.StringIO(text), io.StringIO(), io.StringIO(), netns=a.name)
+    assert rc == 0
+    table = _table(b)
+    assert table == _table(a) and len(table.splitlines()) == 21000

@@ -274,9 +274,9 @@ _QUICK_NEVER = (
 )
 
 
-def _run_quick(argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "") -> tuple[
-    set[str], int, bytes
-]:  # fmt: skip
+def _run_quick(
+    argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "", stdin: bytes = b""
+) -> tuple[set[str], int, bytes]:
     """pyipvsadm's console entry (quick.entry) for argv in a fresh `python -S`
     (no site: pyipvs and cffi are found through PYTHONPATH): the modules it
     imported, its exit status and its stdout."""
@@ -304,7 +304,12 @@ print("\\n" + json.dumps({{"modules": modules, "rc": rc}}))
     }
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sorted(paths))}
     done = subprocess.run(
-        [sys.executable, "-S", "-c", script], capture_output=True, env=env, check=False, timeout=120
+        [sys.executable, "-S", "-c", script],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr.decode()
     out, _, last = done.stdout.rstrip(b"\n").rpartition(b"\n")
@@ -362,3 +367,27 @@ def test_thin_start_hands_over_what_it_does_not_take() -> None:
     assert rc == 0
     assert out.startswith(b"IP Virtual Server version 1.2.1 (size=4096)\nProt ")
     assert {"pyipvs.cli.ipvsadm.main", "pyipvs.cli.ipvsadm.parse"} <= modules
+
+
+# -R's thin start with the kernel stood in: the real scan, an apply that
+# fails nothing and prints what it was given.
+_RESTORE = """
+class RestoreBatch(thin.RestoreBatch):
+    def __init__(self, netns=None):
+        self.version, self.last_cmd, self._b = 0x010201, None, self._new()
+
+    def apply(self):
+        if len(self):
+            print("applied", len(self))
+        self._b = self._new()
+
+thin.RestoreBatch = RestoreBatch
+"""
+
+
+def test_thin_restore_imports_no_model() -> None:
+    lines = b"-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m\n" * 3
+    modules, rc, out = _run_quick(["-R"], pre=_RESTORE, stdin=lines)
+    assert (rc, out) == (0, b"applied 6\n")
+    assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
+    assert {"pyipvs.cli.ipvsadm.quick_restore", "pyipvs._native.thin"} <= modules

@@ -26,6 +26,8 @@ from .stdio import CStderr, CStdout
 if TYPE_CHECKING:
     from pyipvs.ipvs import IPVS
 
+    from .quick_restore import Carry
+
 MODPROBE = ("/sbin/modprobe", "--", "ip_vs")
 MIN_VERSION = (1, 1, 4)
 _IP_VS_SO_GET_INFO = 1153  # the legacy sockopt ipvsadm falls back to
@@ -38,8 +40,10 @@ def main(
     stderr: TextIO,
     *,
     netns: str | None = None,
+    carry: Carry | None = None,
 ) -> int:
-    """Run `argv` (argv[0] is the program name) as ipvsadm 1.31 would."""
+    """Run `argv` (argv[0] is the program name) as ipvsadm 1.31 would;
+    `carry`: the `-R` the thin start began (quick_restore.py), to finish."""
     out = CStdout(stdout)
     err = CStderr(stderr)
     argv0 = argv[0] if argv else "ipvsadm"
@@ -54,7 +58,7 @@ def main(
                 f"  Kernel compiled with IPVS version {have}\n"
                 f"  ipvsadm v1.31  requires minimum IPVS version {need}\n"
             )
-        session = Session(ipvs, info, argv0, out, err, stdin, netns)
+        session = Session(ipvs, info, argv0, out, err, stdin, netns, carry=carry)
         if len(argv) <= 1:
             from .listing import list_all
 
@@ -145,8 +149,9 @@ def _init_errno(exc: IPVSError, netns: str | None) -> int:
     return code
 
 
-def entry() -> None:
-    """The `pyipvsadm` console script."""
+def entry(carry: Carry | None = None) -> None:
+    """The `pyipvsadm` console script (after quick.py's thin start, which
+    may pass a restore it began)."""
     # Die of SIGPIPE and SIGINT as a C program does (`pyipvsadm -L | head`),
     # instead of Python's BrokenPipeError and KeyboardInterrupt tracebacks.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -158,4 +163,4 @@ def entry() -> None:
     if isinstance(sys.stdin, io.TextIOWrapper):
         # -R reads raw lines: only LF ends one, a CR is an ordinary blank.
         sys.stdin.reconfigure(encoding="utf-8", errors="surrogateescape", newline="\n")
-    sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))
+    sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr, carry=carry))

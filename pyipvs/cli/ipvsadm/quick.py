@@ -14,7 +14,9 @@ pyipvs.format_titles (which the full path prints too):
   `--rate`, `--thresholds`, `--persistent-conn`, `--tun-info`, `--exact`
   (`-X`), `--nosort`: the C formatter's options;
 - `-S -n` (`--save`, `--numeric`), with nothing else;
-- `-L -n -c` (`--connection`), alone or with `--persistent-conn`.
+- `-L -n -c` (`--connection`), alone or with `--persistent-conn`;
+- `-R` (`--restore`) alone, by quick_restore.py, which may hand a restore
+  it began over to the full path part-way.
 
 The command comes first (ipvsadm 1.31 answers `-nL` with its try-help
 message), each option at most once (a repeat is ipvsadm's "multiple ...
@@ -60,7 +62,7 @@ _LONG = frozenset(
 _LIST_OPTIONS = frozenset(
     {"stats", "rate", "thresholds", "persistent-conn", "tun-info", "exact", "nosort"}
 )
-_MIN_VERSION = (1, 1, 4)  # main.MIN_VERSION: below it the full path warns
+MIN_VERSION = (1, 1, 4)  # main.MIN_VERSION: below it the full path warns
 
 
 def recognise(args: list[str]) -> tuple[str, frozenset[str]] | None:
@@ -102,17 +104,25 @@ def entry() -> None:
     # As main.entry: die of SIGPIPE and SIGINT as a C program does.
     _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
     _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
-    form = recognise(sys.argv[1:])
+    args = sys.argv[1:]
+    form = recognise(args)
+    carry = None
     if form is not None:
         status = _listing(*form)
-        if status is not None:
-            raise SystemExit(status)
+    elif args == ["-R"] or args == ["--restore"]:
+        from .quick_restore import restore
+
+        status, carry = restore()
+    else:
+        status = None
+    if status is not None:
+        raise SystemExit(status)
     from .main import entry as full_entry
 
-    full_entry()
+    full_entry(carry)
 
 
-def _version(word: int) -> tuple[int, int, int]:
+def version_of(word: int) -> tuple[int, int, int]:
     return (word >> 16) & 0xFF, (word >> 8) & 0xFF, word & 0xFF
 
 
@@ -147,12 +157,12 @@ def _table(save: bool, options: frozenset[str]) -> bytes | None:
     for name in options:
         mode |= modes[name]
     word, size, text = _native.info_and_table(mode)
-    if _version(word) < _MIN_VERSION:
+    if version_of(word) < MIN_VERSION:
         return None
     if save:
         return text
     titles = list_titles(*(name in options for name in _TITLE_OPTIONS))
-    return ("\n".join([version_text(*_version(word), size), *titles]) + "\n").encode() + text
+    return ("\n".join([version_text(*version_of(word), size), *titles]) + "\n").encode() + text
 
 
 def _connections(out: "BinaryIO", persistent_conn: bool) -> int | None:
@@ -163,7 +173,7 @@ def _connections(out: "BinaryIO", persistent_conn: bool) -> int | None:
     from pyipvs.format_titles import conn_titles
 
     word, _size, _ = _native.info_and_table(None)
-    if _version(word) < _MIN_VERSION:
+    if version_of(word) < MIN_VERSION:
         return None
     conns = _native.ConnText(persistent_conn)
     try:

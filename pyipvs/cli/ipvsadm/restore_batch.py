@@ -26,6 +26,11 @@ No line's kernel request depends on an earlier line's outcome (only its
 wording, known when it is parsed, and listings, which wait for the batch),
 so the kernel sees the same requests in the same order and ends with the
 same table. Input from a terminal runs line by line as typed (restore.py).
+
+The console script runs this loop first in quick_restore.py, without the
+imports of this path, and hands the restore over here part-way (a `Carry`:
+the input it did not take, and its last batch when something in it failed),
+which `_resume` takes up.
 """
 
 from __future__ import annotations
@@ -34,19 +39,22 @@ import errno
 from typing import TYPE_CHECKING, cast
 
 from pyipvs.batch import RESTORE_FULL, RESTORE_SLOW, Batch, BatchResult, Outcome
+from pyipvs.batch_result import op_of_command
 from pyipvs.errors import IPVSError, Op, ipvs_strerror
 
 from .commands import _call, execute
 from .matrix import Command
 from .outcome import TryHelp
 from .parse import parse_command_line
+from .quick_restore import BLOCK, FLUSH_EVERY
 from .tokenizer import PoptError
 
 if TYPE_CHECKING:
     from .session import Session
 
-_BLOCK = 1 << 20  # characters read at a time
-_FLUSH_EVERY = 20000  # commands per batch at most: bounds memory, not speed
+# The thin start's (quick_restore.py) sizes, which it runs this loop with.
+_BLOCK = BLOCK  # characters read at a time
+_FLUSH_EVERY = FLUSH_EVERY  # commands per batch at most: bounds memory, not speed
 
 
 class _Into:
@@ -77,7 +85,8 @@ class _Run:
 
     def run(self) -> int:
         stdin = self.s.stdin
-        rest = b""
+        data = self._resume()
+        rest = data[self.feed(data) :]
         while True:
             text = stdin.read(_BLOCK)
             data = rest + text.encode("utf-8", "surrogateescape")
@@ -88,6 +97,21 @@ class _Run:
             self.slow(data.decode("utf-8", "surrogateescape"))  # the unterminated last line
         self.flush()
         return self.status
+
+    def _resume(self) -> bytes:
+        """Take over what the thin start began (quick_restore.Carry): report
+        its last batch, if it failed in part, as flush reports ours; the
+        input it read and did not take, to read on from."""
+        carry, self.s.carry = self.s.carry, None
+        if carry is None:
+            return b""
+        if carry.last_cmd is not None:
+            self.s.last_op = op_of_command(carry.last_cmd)  # a fast-path line's: never a zero
+        if carry.applied is not None:
+            states, errs, cmds, transport = carry.applied
+            self.status_cmd = len(states) - 1
+            self._report((BatchResult(states, tuple(errs), cmds), transport), [], {})
+        return carry.rest
 
     def feed(self, data: bytes) -> int:
         """Take every complete line of data; returns where the partial rest begins."""
@@ -146,14 +170,21 @@ class _Run:
     def flush(self) -> None:
         b, notes, ops = self.batch, self.notes, self.ops
         self.batch, self.notes, self.ops = None, [], {}
-        bad: dict[int, int] = {}
-        result: BatchResult | None = None
+        applied: tuple[BatchResult, int] | None = None
         if b is not None:
             try:
                 if len(b):
-                    result, bad = _apply(b)
+                    applied = _apply(b)
             finally:
                 b.close()
+        self._report(applied, notes, ops)
+
+    def _report(
+        self, applied: tuple[BatchResult, int] | None, notes: list[tuple[int, str]],
+        ops: dict[int, Op | None],
+    ) -> None:  # fmt: skip
+        """Print a batch's messages in line order and take its status."""
+        result, bad = (applied[0], _bad(*applied)) if applied is not None else (None, {})
         events: list[tuple[int, int, str]] = [(p, 0, text) for p, text in notes]
         for i, err in bad.items():
             assert result is not None
@@ -179,16 +210,19 @@ class _Run:
         return self.s.last_op
 
 
-def _apply(b: Batch) -> tuple[BatchResult, dict[int, int]]:
-    """Apply; the errno of every command that did not succeed."""
-    transport = 0
+def _apply(b: Batch) -> tuple[BatchResult, int]:
+    """Apply; the result, and the errno of a transport failure (0: none)."""
     try:
-        result = b.apply()
+        return b.apply(), 0
     except IPVSError as exc:  # a timeout or send failure part-way
         got = getattr(exc, "result", None)
         if not isinstance(got, BatchResult):
             raise
-        result, transport = got, exc.errno or errno.EIO
+        return got, exc.errno or errno.EIO
+
+
+def _bad(result: BatchResult, transport: int) -> dict[int, int]:
+    """The errno of every command that did not succeed."""
     bad = {r.index: r.errno for r in result.failures if r.outcome is Outcome.FAILED}
     for r in result.failures:
         if r.outcome is Outcome.UNKNOWN:
@@ -200,7 +234,7 @@ def _apply(b: Batch) -> tuple[BatchResult, dict[int, int]]:
         while pending >= 0:
             bad[pending] = transport
             pending = result.states.find(0, pending + 1)
-    return result, bad
+    return bad
 
 
 def restore_batched(session: Session) -> int:

@@ -27,6 +27,8 @@ from .tokenizer import PoptError
 if TYPE_CHECKING:
     from pyipvs.ipvs import IPVS
 
+    from .quick_restore import Carry
+
 
 @dataclass
 class Session:
@@ -38,6 +40,7 @@ class Session:
     stdin: TextIO
     netns: str | None = None
     last_op: Op | None = Op.INIT
+    carry: Carry | None = None  # a `-R` the thin start began (quick_restore.py)
     # popt's POSIXLY_CORRECT mode: switches end at the first plain word
     posix: bool = field(
         default_factory=lambda: bool({"POSIXLY_CORRECT", "POSIX_ME_HARDER"} & set(os.environ))
