@@ -13,7 +13,8 @@ another forwarding method, 0.2 % replaced by a server at another address),
 written as ipvsadm save text and as JSON. Every contestant's resulting
 table is compared with the desired one through `ipvsadm -Sn`.
 
-  pyipvs apply (save|json)  the program, on the file; wall time
+  pyipvs apply (save|json)  the program (the console script's entry), on the
+                            file; wall time
   ipvsadm -C + -R           both programs in the namespace; wall time
   pyipvsadm -R after -C     `ipvsadm -C`, then `python -m pyipvs.cli.ipvsadm -R`
   floor                     reading the table once (a GET_SERVICE dump and
@@ -65,10 +66,9 @@ from pyipvs.sorting import sort_servers, sort_services
 
 PY = sys.executable
 ENV = {**os.environ, "PYTHONPATH": ROOT}
-PYIPVS = (
-    "import sys; from pyipvs.cli.pyipvs import main;"
-    " sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))"
-)
+# The `pyipvs` console script's entry: the thin start first (a table that
+# already matches), then the full path.
+PYIPVS = "from pyipvs.cli.quick_pyipvs import entry; entry()"
 CMD_GET_SERVICE = 4
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_DONE, NLMSG_ERROR = 3, 2
@@ -382,6 +382,9 @@ def startup() -> dict[str, float]:
     return {
         "python -c pass": best([PY, "-c", "pass"]),
         "python -c 'import pyipvs.cli.pyipvs'": best([PY, "-c", "import pyipvs.cli.pyipvs"]),
+        "python -c 'import pyipvs.cli.quick_pyipvs'": best(
+            [PY, "-c", "import pyipvs.cli.quick_pyipvs"]
+        ),
         "ipvsadm -v": best(["ipvsadm", "-v"]),
     }
 

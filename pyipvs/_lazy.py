@@ -1,13 +1,14 @@
 """Re-exports imported on first use (PEP 562), for the package inits of
-pyipvs, pyipvs._native and pyipvs.cli.ipvsadm (bottom layer: no pyipvs
-imports).
+pyipvs, pyipvs._native, pyipvs.cli.ipvsadm and pyipvs.reconcile (bottom
+layer: no pyipvs imports).
 
 A package lists its names with the module that defines each (a name
 without a dot is a submodule of the package) and binds the two functions
 this returns as its module `__getattr__` and `__dir__`. A name is imported
 when first asked for and then kept in the package's namespace, so the
 lookup runs once. Nothing here may import more than `sys`: these packages
-are on the path of pyipvsadm's thin start (pyipvs/cli/ipvsadm/quick.py).
+are on the paths of the thin starts (pyipvs/cli/ipvsadm/quick.py,
+pyipvs/cli/quick_pyipvs.py).
 """
 
 import sys

@@ -1,18 +1,21 @@
-"""What pyipvsadm's thin start asks of the core (bridge layer): the IPVS
-version, the whole table as numeric listing text, the connection table as
-`-Lnc` text, and `-R`'s plain lines applied, with nothing imported but the
-compiled module.
+"""What the thin starts of pyipvsadm and pyipvs ask of the core (bridge
+layer): the IPVS version, the whole table as numeric listing text, the
+connection table as `-Lnc` text, `-R`'s plain lines applied, and whether
+the live table is the one a save file describes, with nothing imported but
+the compiled module.
 
-The thin start (pyipvs/cli/ipvsadm/quick.py) exists to skip the model, the
-errors, dataclasses and enum, which _core imports; so a negative return
-code here is not mapped by `check` but becomes a bare OSError, which no one
-reports: the thin start hands every failure to the full path, which makes
-the same calls again and reports them as ipvsadm does. The calls and their
-arguments are those of that path (pyipvs.ipvs.IPVS, snapshot.read_table_text,
-conn.ConnReader.listing, restore_batch.py's batches); every C object is
-freed before a call returns, except the connection reader and the restore
-batch, which `ConnText` and `RestoreBatch` own. `-R` cannot start again:
-there the thin start hands over what it began (quick_restore.py).
+The thin starts (pyipvs/cli/ipvsadm/quick.py, pyipvs/cli/quick_pyipvs.py)
+exist to skip the model, the errors, dataclasses and enum, which _core
+imports; so a negative return code here is not mapped by `check` but
+becomes a bare OSError, which no one reports: a thin start hands every
+failure to its full path, which makes the same calls again and reports
+them as the full path does. The calls and their arguments are those of
+that path (pyipvs.ipvs.IPVS, snapshot.read_table_text,
+conn.ConnReader.listing, restore_batch.py's batches, records.py); every C
+object is freed before a call returns, except the connection reader and
+the restore batch, which `ConnText` and `RestoreBatch` own. `-R` cannot
+start again: there the thin start hands over what it began
+(quick_restore.py).
 """
 
 from pyipvs._pyipvs_cffi import ffi, lib
@@ -23,6 +26,8 @@ CONN_BLOCK = 1 << 20  # conn.ConnReader.listing's block
 RESTORE_END: int = lib.PYIPVS_RESTORE_END
 RESTORE_SLOW: int = lib.PYIPVS_RESTORE_SLOW
 RESTORE_FULL: int = lib.PYIPVS_RESTORE_FULL
+_SVC_REC = ffi.sizeof("struct pyipvs_svc_rec")
+_DEST_REC = ffi.sizeof("struct pyipvs_dest_rec")
 
 #: pyipvs_table_format's mode bits, by ipvsadm's long option name.
 LIST_OPTION_MODES: dict[str, int] = {
@@ -165,3 +170,62 @@ class RestoreBatch:
         if rc == 0 and r.failed == 0 and r.unknown == 0:
             return None
         return ffi.buffer(states, n)[:], ffi.unpack(errs, n), ffi.buffer(cmds, n)[:], -rc
+
+
+def _records(p: object, n: int, size: int) -> "set[bytes]":
+    data = ffi.buffer(p, n * size)[:] if n else b""
+    return {data[i : i + size] for i in range(0, len(data), size)}
+
+
+def text_records(text: bytes) -> "tuple[set[bytes], set[bytes]] | None":
+    """The table that save-format text builds, as sets of service and server
+    records (csrc/records.c: what `pyipvs apply` plans with); None when the
+    text needs the full parser."""
+    svcs, dests = ffi.new("struct pyipvs_svc_rec **"), ffi.new("struct pyipvs_dest_rec **")
+    ns, nd, bad = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("size_t *")
+    rc = lib.pyipvs_restore_records(text, len(text), svcs, ns, dests, nd, bad)
+    _ok(rc)
+    if rc == 1:
+        return None
+    try:
+        return _records(svcs[0], ns[0], _SVC_REC), _records(dests[0], nd[0], _DEST_REC)
+    finally:
+        lib.pyipvs_free(svcs[0])
+        lib.pyipvs_free(dests[0])
+
+
+def live_records(netns: str | None = None) -> "tuple[set[bytes], set[bytes]]":
+    """The live table of the namespace at path netns (None: this process's),
+    read consistently, as sets of service and server records (a table that
+    kept changing raises)."""
+    out = ffi.new("struct pyipvs_handle **")
+    _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
+    h = out[0]
+    try:
+        table = ffi.new("struct pyipvs_table **")
+        _ok(lib.pyipvs_table_read(h, RETRIES, table))
+    finally:
+        lib.pyipvs_handle_close(h)
+    t = table[0]
+    try:
+        n_svc, n_dest = int(t.nservices), int(t.ndests)
+        svcs = ffi.new("struct pyipvs_svc_rec[]", max(n_svc, 1))
+        dests = ffi.new("struct pyipvs_dest_rec[]", max(n_dest, 1))
+        lib.pyipvs_table_records(t, svcs, dests)
+    finally:
+        lib.pyipvs_table_free(t)
+    return _records(svcs, n_svc, _SVC_REC), _records(dests, n_dest, _DEST_REC)
+
+
+def table_unchanged(text: bytes, netns: str | None = None) -> "tuple[int, int] | None":
+    """The numbers of services and servers when the live table (of the
+    namespace at path netns; None: this process's) is exactly
+    the one the save-format text builds, compared as the records `pyipvs
+    apply` plans with (sets: the planner's dicts of identity to settings
+    hold the same, and a live table has each identity once); None when
+    they differ or the text needs the full parser."""
+    want = text_records(text)
+    if want is None:
+        return None
+    live = live_records(netns)
+    return (len(live[0]), len(live[1])) if live == want else None

@@ -31,7 +31,7 @@ from ..reconcile import (
     result_json,
     summary,
 )
-from ..reconcile.desired import FORMATS
+from ..reconcile.formats import FORMATS
 from ..reconcile.records import RecordSide, plan_for, prepare, prepare_file
 
 

@@ -32,9 +32,8 @@ from pyipvs.errors import IPVSValueError, Op, ipvs_strerror
 from pyipvs.ipvs import check_server, check_service
 from pyipvs.model import Server, Service, ServiceKey
 
+from .formats import FORMATS, format_of_name, sniff
 from .table import ServerId, Table
-
-FORMATS = ("auto", "save", "json", "yaml")
 
 
 class DesiredError(IPVSValueError):
@@ -189,21 +188,6 @@ def _yaml_load(text: str, source: str) -> Any:
         raise DesiredError(source, [f"not valid YAML: {e}"]) from None
 
 
-def sniff(text: str) -> str:
-    """The format of `text`: JSON if it starts with { or [, the save format
-    if its first line starts with an ipvsadm switch, else YAML."""
-    for line in text.splitlines():
-        s = line.strip()
-        if not s or s.startswith("#"):
-            continue
-        if s[0] in "{[":
-            return "json"
-        if s.startswith("ipvsadm") or (s[0] == "-" and len(s) > 1 and s[1] != " "):
-            return "save"
-        return "yaml"
-    return "save"  # nothing but blanks and comments: an empty table
-
-
 def loads(text: str, fmt: str = "auto", source: str = "<string>") -> Table:
     """A desired table from the text of a file in `fmt` (or sniffed)."""
     if fmt not in FORMATS:
@@ -222,11 +206,6 @@ def loads(text: str, fmt: str = "auto", source: str = "<string>") -> Table:
     else:
         data = _yaml_load(text, source)
     return parse_data(data, source)
-
-
-def format_of_name(name: str) -> str:
-    ext = os.path.splitext(name)[1].lower()
-    return {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(ext, "auto")
 
 
 def load(file: str | os.PathLike[str] | IO[str], fmt: str = "auto") -> Table:

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from pyipvs import _native
 from pyipvs.model import Server, Service, ServiceKey
 
-from .desired import format_of_name, loads, sniff
+from .desired import loads
+from .formats import format_of_name, sniff
 from .plan import Ident, Plan, Scope, Side, live_filter, make_plan, plan_sides
 from .table import Table, read_live
 

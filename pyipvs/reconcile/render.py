@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pyipvs.jsonable import to_jsonable
 from pyipvs.model import Family, Server, ServerStatus, Service, ServiceKey, ServiceStatus
 
+from .formats import summary_line
 from .plan import Action, Change, Plan
 
 if TYPE_CHECKING:
@@ -155,19 +156,13 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def summary(plan: Plan, applied: dict[Action, int] | None = None) -> str:
     """What changed (or, without `applied`, what would change), in one line."""
     n = applied if applied is not None else plan.counts()
-    svc = (
-        f"services: {n[Action.ADD_SERVICE]} added, {n[Action.EDIT_SERVICE]} edited, "
-        f"{n[Action.DELETE_SERVICE]} deleted, {plan.unchanged_services} unchanged"
-    )
-    srv = (
-        f"servers: {n[Action.ADD_SERVER]} added, {n[Action.EDIT_SERVER]} edited, "
-        f"{n[Action.DRAIN_SERVER]} drained, {n[Action.DELETE_SERVER]} deleted, "
-        f"{plan.unchanged_servers} unchanged"
-    )
-    out = f"{svc}; {srv}"
-    if plan.ignored:
-        out += f"; {plan.ignored} desired services outside the scope ignored"
-    return out
+    return summary_line(
+        (n[Action.ADD_SERVICE], n[Action.EDIT_SERVICE], n[Action.DELETE_SERVICE],
+         plan.unchanged_services),
+        (n[Action.ADD_SERVER], n[Action.EDIT_SERVER], n[Action.DRAIN_SERVER],
+         n[Action.DELETE_SERVER], plan.unchanged_servers),
+        plan.ignored,
+    )  # fmt: skip
 
 
 def result_json(res: ApplyResult) -> dict[str, Any]:

@@ -12,11 +12,17 @@ import errno
 import io
 import ipaddress
 import json
+import os
 import random
+import re
+import shutil
+import sys
 
+import pytest
 from conftest import Netns
 from reconcile_gen import mutate, random_server, random_service, random_table, save_text
 
+from pyipvs._native import thin
 from pyipvs.cli.pyipvs import main
 from pyipvs.ipvs import IPVS
 from pyipvs.model import Server, Service, ServiceFlag, ServiceKey
@@ -94,8 +100,13 @@ def test_records_path_plans_as_the_model_path_and_converges(netns: Netns) -> Non
                 model.unchanged_services,
                 model.unchanged_servers,
             )
+            # The thin start's verdict (records of the file against the
+            # kernel's, as sets) is the planner's, before and after.
+            assert (thin.table_unchanged(text.encode(), netns.path) is None) == bool(plan), seed
             assert ipvs.apply(plan).ok, seed
             assert netns.ipvsadm_out("-Sn") == text, seed
+            sizes = (len(desired), desired.server_count())
+            assert thin.table_unchanged(text.encode(), netns.path) == sizes, seed
             # the file is what -Sn prints: no thresholds, so not `desired` itself
             assert read_live(ipvs) == loads(text), seed
             again = plan_for(ipvs, prepare(text))
@@ -246,3 +257,58 @@ def test_cli_diff_and_apply(netns: Netns, tmp_path: object) -> None:
     rc, out, err = _cli(netns, "apply", "--atomic", "-", stdin="-A -t 198.18.9.9:80 -s nosuch\n")
     assert rc == 1 and "Scheduler or persistence engine not found" in err and "rolled back" in err
     assert netns.ipvsadm_out("-Sn") == save_text(desired)
+
+
+def _console(name: str) -> str:
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    found = here if os.access(here, os.X_OK) else shutil.which(name)
+    if found is None:
+        pytest.fail(f"no installed {name} console script", pytrace=False)
+    return found
+
+
+def _timings(out: str) -> str:
+    return re.sub(r"\(read and plan [0-9.]+ s, apply [0-9.]+ s\)", "(...)", out)
+
+
+def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> None:
+    # The installed `pyipvs`: the first apply changes the table (full path),
+    # the second finds it matching (thin start, quick_pyipvs.py) and says
+    # what the full path says then; diff likewise, until the table changes.
+    rnd = random.Random(41)
+    table = _plain(random_table(rnd, services=9, servers=5))
+    path = f"{tmp_path}/ipvs.rules"
+    with open(path, "w") as f:
+        f.write(save_text(table))
+    assert thin.text_records(save_text(table).encode()) is not None  # the records path's
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        r = netns.run([_console("pyipvs"), *argv])
+        return r.returncode, r.stdout, r.stderr
+
+    rc, first, err = run("apply", path)
+    assert (rc, err) == (0, "") and f"services: {len(table)} added" in first
+    rc, again, err = run("apply", path)
+    assert (rc, err) == (0, "")
+    assert f"0 deleted, {len(table)} unchanged; servers: 0 added" in again
+    rc, full, _ = _cli(netns, "apply", path)
+    assert rc == 0 and _timings(again) == _timings(full)
+    assert run("diff", path) == (0, "", "")
+    # It was the thin start: no argparse, no planner.
+    probe = (
+        "import sys; from pyipvs.cli.quick_pyipvs import unchanged;"
+        f"rc = unchanged('apply', {path!r}, sys.stdout);"
+        "print(rc, 'argparse' in sys.modules, 'pyipvs.reconcile.plan' in sys.modules)"
+    )
+    r = netns.run([sys.executable, "-c", probe])
+    assert r.returncode == 0 and r.stdout.endswith("\n0 False False\n"), r.stdout + r.stderr
+    # A change: both commands go the full way and see it.
+    key = next(k for k, v in table.servers.items() if v)
+    server = table.servers_of(key)[0]
+    with IPVS(netns.name) as ipvs:
+        ipvs.edit_server(key, dataclasses.replace(server, weight=server.weight + 1))
+    rc, out, _ = run("diff", path)
+    assert rc == 1 and out.startswith("~")
+    rc, out, _ = run("apply", path)
+    assert rc == 0 and "1 edited" in out
+    assert run("diff", path) == (0, "", "")

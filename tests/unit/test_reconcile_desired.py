@@ -30,7 +30,7 @@ from pyipvs.model import (
     TunnelType,
 )
 from pyipvs.reconcile import DesiredError, Table, loads
-from pyipvs.reconcile.desired import sniff
+from pyipvs.reconcile.formats import sniff
 
 
 def _no_thresholds(t: Table) -> Table:

@@ -275,8 +275,9 @@ _QUICK_NEVER = (
 
 
 def _run_quick(
-    argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "", stdin: bytes = b""
-) -> tuple[set[str], int, bytes]:
+    argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "", stdin: bytes = b"",
+    module: str = "pyipvs.cli.ipvsadm.quick",
+) -> tuple[set[str], int, bytes]:  # fmt: skip
     """pyipvsadm's console entry (quick.entry) for argv in a fresh `python -S`
     (no site: pyipvs and cffi are found through PYTHONPATH): the modules it
     imported, its exit status and its stdout."""
@@ -287,7 +288,7 @@ def _run_quick(
     script = _THIN.format(fail=fail, text=text) + textwrap.dedent(pre)
     script += f"""
 sys.argv = ["pyipvsadm", *{argv!r}]
-from pyipvs.cli.ipvsadm.quick import entry
+from {module} import entry
 try:
     entry()
     rc = 0
@@ -391,3 +392,19 @@ def test_thin_restore_imports_no_model() -> None:
     assert (rc, out) == (0, b"applied 6\n")
     assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
     assert {"pyipvs.cli.ipvsadm.quick_restore", "pyipvs._native.thin"} <= modules
+
+
+def test_pyipvs_thin_start_imports_no_model_or_argparse(tmp_path: Path) -> None:
+    # `pyipvs apply FILE` of a table the live one already matches (the live
+    # side stood in by the file's own records).
+    path = tmp_path / "ipvs.rules"
+    path.write_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n")
+    pre = f"""
+thin.live_records = lambda netns=None: thin.text_records(open({str(path)!r}, "rb").read())
+"""
+    modules, rc, out = _run_quick(["apply", str(path)], pre=pre, module="pyipvs.cli.quick_pyipvs")
+    assert rc == 0
+    assert out.startswith(b"pyipvs apply: applied: services: 0 added, 0 edited, 0 deleted, 1 ")
+    unwanted = _QUICK_NEVER | {"argparse", "pyipvs.reconcile.plan", "pyipvs.cli.pyipvs"}
+    assert not unwanted & modules, sorted(unwanted & modules)
+    assert {"pyipvs.cli.quick_pyipvs", "pyipvs.reconcile.formats"} <= modules
