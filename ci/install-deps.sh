@@ -15,6 +15,8 @@ PKGS=(
   socat
   # pyipvs top is driven in a real terminal under tmux (tests/kernel/test_top.py)
   tmux
+  # benchmarks/bench_restore.py: programs' peak RSS (GNU time)
+  time
 )
 
 missing=()
