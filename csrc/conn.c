@@ -89,7 +89,8 @@ int pyipvs_conn_reader_new_fd(struct pyipvs_conn_reader **out, int fd,
     if (rc < 0)
         return rc;
     if (opts && (opts->flags & PYIPVS_CONN_OPT_SPLIT))
-        rc = conn_split_start(&(*out)->split, fd, opts->split_min, opts->split_cap);
+        rc = conn_split_start(&(*out)->split, fd, opts->split_min, opts->split_cap,
+                              (opts->flags & PYIPVS_CONN_OPT_SPLIT_ALWAYS) != 0);
     if (rc < 0) {
         reader_free(*out);
         *out = NULL;

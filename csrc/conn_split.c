@@ -15,7 +15,10 @@
  *
  * How:
  * - The helper opens the table again (/proc/self/fd/N opens the same file,
- *   of the same network namespace) and finds the size by probing: an
+ *   of the same network namespace) and first checks that reads there do
+ *   walk (walk_grows: a page read at split_min against one at the start;
+ *   on kernels that resume where the last read stopped it gives up, since
+ *   it could only repeat the reader's work). Then it finds the size by probing: an
  *   lseek() to X formats the records up to X (cheap next to the walks of the
  *   reads) and a 1-byte read tells whether X is inside the file. Doubling
  *   from split_min, then one halving; a table smaller than split_min is
@@ -43,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn_split.h"
@@ -52,6 +56,11 @@
 /* The reader must be at least an eighth of `at` before it for the helper
  * to claim it: closer, the split saves little more than it costs. */
 #define CLAIM_MARGIN(at) ((at) / 8)
+/* walk_grows: the best of this many page reads at each place, and the ratio
+ * (3/2) above which the far read counts as walking. */
+#define WALK_READS 3
+#define WALK_GROWN_NUM 3
+#define WALK_GROWN_DEN 2
 
 struct conn_split {
     pthread_t thread;
@@ -59,6 +68,7 @@ struct conn_split {
     pthread_cond_t cond;
     int fd;                 /* the helper's own open file */
     size_t min_size, cap;
+    int always;             /* split without asking walk_grows (tests) */
     /* shared, under lock */
     int started;            /* the reader has announced its first read */
     uint64_t reader_next;   /* the reader will have read no further than this */
@@ -106,6 +116,65 @@ static int probe(int fd, uint64_t x)
         return -errno;
     got = read_full(fd, &c, 1);
     return got < 0 ? (int)got : got > 0;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The shortest of WALK_READS page reads from the file's current offset (ns),
+ * or 0 if the file ended first, or a negative errno. */
+static int64_t timed_reads(int fd)
+{
+    char buf[4096];
+    int64_t best = INT64_MAX;
+
+    for (int i = 0; i < WALK_READS; i++) {
+        uint64_t t = now_ns();
+        ssize_t got = read_full(fd, buf, sizeof(buf));
+        int64_t d = (int64_t)(now_ns() - t);
+
+        if (got <= 0)
+            return got < 0 ? (int64_t)got : 0;
+        if (d < best)
+            best = d;
+    }
+    return best;
+}
+
+/* 1 if a read at min_size costs clearly more than one at the start, i.e.
+ * every read walks the table from its first entry (kernels before about
+ * 6.14), 0 if not or if the table ends before min_size, or a negative
+ * errno. Where reads resume where the last one stopped (newer kernels,
+ * regular files), a second thread cannot win: its lseek() to the split
+ * point formats every record before it, the reader's own work again, and
+ * the reader would then wait for it. */
+static int walk_grows(struct conn_split *sp)
+{
+    int64_t start, far;
+    char first[4096];
+    ssize_t got;
+
+    if (lseek(sp->fd, 0, SEEK_SET) < 0)
+        return -errno;
+    got = read_full(sp->fd, first, sizeof(first)); /* sets the file up: untimed */
+    if (got <= 0)
+        return got < 0 ? (int)got : 0;
+    start = timed_reads(sp->fd);
+    if (start <= 0)
+        return (int)start;
+    if (cancelled(sp))
+        return -ECANCELED;
+    if (lseek(sp->fd, (off_t)sp->min_size, SEEK_SET) < 0)
+        return -errno;
+    far = timed_reads(sp->fd);
+    if (far <= 0)
+        return (int)far;
+    return far * WALK_GROWN_DEN > start * WALK_GROWN_NUM;
 }
 
 /* The table's size, roughly (within a quarter), or 0 if it is smaller than
@@ -243,7 +312,8 @@ static int read_tail(struct conn_split *sp)
 static void *helper(void *arg)
 {
     struct conn_split *sp = arg;
-    int64_t size = estimate_size(sp);
+    int grows = sp->always ? 1 : walk_grows(sp);
+    int64_t size = grows > 0 ? estimate_size(sp) : grows;
     int rc = size < 0 ? (int)size : 0;
     conn_split_sink sink = NULL;
     void *ctx = NULL;
@@ -270,7 +340,7 @@ static void *helper(void *arg)
     return NULL;
 }
 
-int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t cap)
+int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t cap, int always)
 {
     struct conn_split *sp;
     char path[64];
@@ -284,6 +354,7 @@ int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t ca
         return -ENOMEM;
     sp->min_size = min_size ? min_size : CONN_SPLIT_MIN_DEFAULT;
     sp->cap = cap ? cap : CONN_SPLIT_CAP_DEFAULT;
+    sp->always = always;
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     do
         sp->fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -33,8 +33,9 @@ typedef int (*conn_split_sink)(void *ctx, int fd, uint64_t at);
 
 /* Start a helper over a second open file of fd's table. *out stays NULL
  * (and 0 is returned) where no helper can run: one CPU, no second open, no
- * thread. Negative errno only for a failed allocation. */
-int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t cap);
+ * thread. Negative errno only for a failed allocation. always: split even
+ * where reads do not walk the table (tests on regular files). */
+int conn_split_start(struct conn_split **out, int fd, size_t min_size, size_t cap, int always);
 /* The reader is about to read up to file offset next. Returns the claimed
  * split point (the reader keeps only lines starting before it), or 0. */
 uint64_t conn_split_announce(struct conn_split *sp, uint64_t next);

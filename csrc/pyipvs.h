@@ -341,6 +341,9 @@ struct pyipvs_conn_group {
 /* Tests: with SPLIT, the first read waits for the helper's decision (so a
  * table too small to split against a racing reader splits every time). */
 #define PYIPVS_CONN_OPT_SPLIT_WAIT 4
+/* Tests: with SPLIT, split even where reads do not walk the table (regular
+ * files; kernels from about 6.14), which the helper otherwise checks first. */
+#define PYIPVS_CONN_OPT_SPLIT_ALWAYS 8
 struct pyipvs_conn_opts {
     size_t bufsize;           /* 0: default; raised to PYIPVS_CONN_BUFSIZE_MIN */
     size_t max_read;          /* 0: fill the buffer; else cap each read (tests) */

@@ -243,7 +243,7 @@ class ConnReader:
              netns: str | None = None, match: ConnMatch | None = None, chunk: int = 4096,
              bufsize: int = 0, max_read: int = 0, stop_at_blank: bool = False,
              split: bool = False, split_min: int = 0, split_cap: int = 0,
-             split_wait: bool = False) -> ConnReader:  # fmt: skip
+             split_wait: bool = False, split_always: bool = False) -> ConnReader:  # fmt: skip
         """Open `path` (None: the table's /proc file, in netns if given);
         `split` reads the tail in a second thread (csrc/conn_split.c)."""
         out = ffi.new("struct pyipvs_conn_reader **")
@@ -253,6 +253,8 @@ class ConnReader:
         opts.split_cap = split_cap
         if split_wait:  # tests: the first read waits for the helper's decision
             opts.flags |= lib.PYIPVS_CONN_OPT_SPLIT_WAIT
+        if split_always:  # tests: split where reads do not walk (regular files)
+            opts.flags |= lib.PYIPVS_CONN_OPT_SPLIT_ALWAYS
         _conn_check(lib.pyipvs_conn_reader_open(out, c_path, table, c_ns, opts), path, netns)
         return cls(out, match, chunk, None, path, netns)
 

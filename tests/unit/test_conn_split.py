@@ -30,7 +30,9 @@ def table(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cursor(path: Path, **kw: int) -> ConnCursor:
-    return ConnCursor(_native.ConnReader.open(str(path), split=True, **kw))
+    # A regular file's reads do not walk: split_always skips the helper's
+    # check for that (see test_flat_reads_keep_one_thread).
+    return ConnCursor(_native.ConnReader.open(str(path), split=True, split_always=True, **kw))
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ def test_listing_as_one_thread(table: Path) -> None:
         want = "".join(cur.numeric_listing())
     used = 0
     for _ in range(40):
-        with ConnTable(path=str(table), split=True, split_min=1024).open() as cur:
+        with _cursor(table, split_min=1024) as cur:
             assert "".join(cur.numeric_listing()) == want
             used += cur.counts.split_at > 0
         if used >= 2:
@@ -90,8 +92,10 @@ def test_summaries_as_one_thread(
     table: Path, specs: list[tuple[int, int, int, int]], must_split: bool
 ) -> None:
     def scan(split: bool) -> tuple[object, ConnCounts]:
-        r = _native.ConnReader.open(str(table), split=split, split_min=1024, split_wait=True,
-                                    match=ConnFilter(protocol=6)._match())  # fmt: skip
+        r = _native.ConnReader.open(
+            str(table), split=split, split_min=1024, split_wait=True, split_always=True,
+            match=ConnFilter(protocol=6)._match(),
+        )  # fmt: skip
         with ConnCursor(r) as cur:
             groups = cur._reader.scan(specs)
             counts = cur.counts
@@ -136,7 +140,22 @@ def test_split_wait_splits_even_a_small_table(tmp_path: Path) -> None:
     path.write_bytes(TEXT[:40000])
     want = list(ConnTable(data=TEXT[:40000]).connections())
     for _ in range(10):
-        r = _native.ConnReader.open(str(path), split=True, split_min=4096, split_wait=True)
+        r = _native.ConnReader.open(str(path), split=True, split_min=4096, split_wait=True,
+                                    split_always=True)  # fmt: skip
         with ConnCursor(r) as cur:
             assert list(cur) == want
             assert cur.counts.split_at > 0
+
+
+def test_flat_reads_keep_one_thread(table: Path) -> None:
+    # Reads of a regular file cost the same at any offset, as on kernels
+    # that resume where the last read stopped: the helper sees that (a read
+    # at split_min is no dearer than one at the start) and leaves the table
+    # to the reader, where it would only repeat the reader's work. The
+    # first read waits for that decision (split_wait), so no race decides.
+    for always in (False, True, False):
+        r = _native.ConnReader.open(str(table), split=True, split_min=65536, split_wait=True,
+                                    split_always=always)  # fmt: skip
+        with ConnCursor(r) as cur:
+            assert list(cur) == CONNS
+            assert (cur.counts.split_at > 0) == always
