@@ -45,6 +45,8 @@ struct pyipvs_conn_reader {
     size_t tail_off;
     int resync;                 /* drop through the next newline (reading on after the tail) */
     int sunk;                   /* the helper scanned the tail itself (pyipvs_conn_scan) */
+    /* where the split helper stepped aside: a thread reads ahead (conn_ahead.c) */
+    struct conn_ahead *ahead;
 };
 
 static int reader_new(struct pyipvs_conn_reader **out, const struct pyipvs_conn_opts *opts)
@@ -74,6 +76,7 @@ static int reader_new(struct pyipvs_conn_reader **out, const struct pyipvs_conn_
 static void reader_free(struct pyipvs_conn_reader *r)
 {
     conn_split_free(r->split);
+    conn_ahead_free(r->ahead);
     free(r->tail.data);
     free(r->buf);
     free(r);
@@ -134,8 +137,10 @@ void pyipvs_conn_reader_free(struct pyipvs_conn_reader *r)
 {
     if (!r)
         return;
-    conn_split_free(r->split); /* joins the helper before its file goes */
+    conn_split_free(r->split); /* joins the helpers before their file goes */
     r->split = NULL;
+    conn_ahead_free(r->ahead);
+    r->ahead = NULL;
     if (r->fd >= 0)
         close(r->fd);
     reader_free(r);
@@ -251,12 +256,28 @@ static int fill(struct pyipvs_conn_reader *r)
                     want = (size_t)(stop - r->file_off);
             }
         }
-        do
-            got = read(r->fd, r->buf + r->end, want);
-        while (got < 0 && errno == EINTR);
-        if (got < 0) {
-            r->err = -errno;
-            return r->err;
+        if (r->split && !r->split_at && conn_split_gave_up(r->split)) {
+            /* Reads here do not walk (or the table is small): the helper
+             * stepped aside; a thread reading ahead still takes the
+             * kernel's formatting off this one. */
+            conn_split_free(r->split);
+            r->split = NULL;
+            if (conn_ahead_start(&r->ahead, r->fd) < 0)
+                r->ahead = NULL;
+            r->counts.read_ahead = r->ahead != NULL;
+        }
+        if (r->ahead) {
+            got = conn_ahead_read(r->ahead, r->buf + r->end, want);
+            if (got < 0)
+                return r->err = (int)got;
+        } else {
+            do
+                got = read(r->fd, r->buf + r->end, want);
+            while (got < 0 && errno == EINTR);
+            if (got < 0) {
+                r->err = -errno;
+                return r->err;
+            }
         }
         r->file_off += (uint64_t)got;
         if (r->resync && got > 0) {

@@ -58,7 +58,7 @@
 #define CLAIM_MARGIN(at) ((at) / 8)
 /* walk_grows: the best of this many page reads at each place, and the ratio
  * (3/2) above which the far read counts as walking. */
-#define WALK_READS 3
+#define WALK_READS 5
 #define WALK_GROWN_NUM 3
 #define WALK_GROWN_DEN 2
 
@@ -433,6 +433,16 @@ int conn_split_take(struct conn_split *sp, struct conn_split_tail *tail)
     tail->sunk = sp->sunk;
     sp->data = NULL;
     return 0;
+}
+
+int conn_split_gave_up(struct conn_split *sp)
+{
+    int gave_up;
+
+    pthread_mutex_lock(&sp->lock);
+    gave_up = sp->done && !sp->claimed;
+    pthread_mutex_unlock(&sp->lock);
+    return gave_up;
 }
 
 void conn_split_free(struct conn_split *sp)

@@ -1,12 +1,15 @@
 /*
  * conn_split.h - the connection-table reader's second thread (internal to
- * the C core: conn.c and conn_split.c; see conn_split.c for why).
+ * the C core: conn.c, conn_split.c and conn_ahead.c; see those for why):
+ * on kernels whose reads walk the table, a helper that reads its tail; on
+ * others, a thread that reads ahead of the reader.
  */
 #ifndef PYIPVS_CONN_SPLIT_H
 #define PYIPVS_CONN_SPLIT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Tables smaller than this are read by one thread: ~8,000 IPv4 entries,
  * whose quadratic walk costs less than the helper's probes. */
@@ -50,5 +53,21 @@ void conn_split_wait(struct conn_split *sp);
 int conn_split_take(struct conn_split *sp, struct conn_split_tail *tail);
 /* Stop the helper (if still running), wait for it, free everything. */
 void conn_split_free(struct conn_split *sp);
+/* 1 if the helper has finished without claiming a split point (the table
+ * was small, its reads do not walk, or the reader was too far on). */
+int conn_split_gave_up(struct conn_split *sp);
+
+/* A thread that makes the reader's read() calls ahead of it, from fd's
+ * current offset (conn_ahead.c): for tables whose reads do not walk. */
+struct conn_ahead;
+
+/* *out stays NULL (and 0 is returned) where no thread could be started;
+ * negative errno only for a failed allocation. */
+int conn_ahead_start(struct conn_ahead **out, int fd);
+/* The next bytes of the file, in order, as read() would return them: up to
+ * want bytes, 0 at its end, or the negative errno of a failed read. */
+ssize_t conn_ahead_read(struct conn_ahead *a, char *dst, size_t want);
+/* Stop the thread (after its current block), wait for it, free everything. */
+void conn_ahead_free(struct conn_ahead *a);
 
 #endif

@@ -358,6 +358,8 @@ struct pyipvs_conn_counts {
     uint32_t header;
     uint32_t eof;
     uint64_t split_at;        /* the file offset from which the split helper's lines came, or 0 */
+    uint32_t read_ahead;      /* 1: a second thread read ahead of the reader (SPLIT, where
+                                 reads do not walk the table: csrc/conn_ahead.c) */
 };
 
 struct pyipvs_conn_reader;    /* opaque: a buffer over a file or over memory */

@@ -117,6 +117,7 @@ class ConnCounts:
     header: int
     eof: bool
     split_at: int = 0  # where a second thread's lines began (csrc/conn_split.c); 0: none
+    read_ahead: bool = False  # a second thread read ahead instead (csrc/conn_ahead.c)
 
 
 def _c_conn_filter(m: ConnMatch) -> Any:
@@ -352,4 +353,4 @@ class ConnReader:
         c = ffi.new("struct pyipvs_conn_counts *")
         lib.pyipvs_conn_reader_counts(self._live(), c)
         return ConnCounts(c.bytes, c.lines, c.rows, c.matched, c.malformed, c.blank, c.header,
-                          bool(c.eof), c.split_at)  # fmt: skip
+                          bool(c.eof), c.split_at, bool(c.read_ahead))  # fmt: skip
