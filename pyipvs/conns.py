@@ -348,7 +348,7 @@ class ConnTable:
     # CPUs share the kernel's O(n^2) walk of kernels before ~6.14. None: for
     # the kernel's own table only (path None or under /proc).
     split: bool | None = None
-    split_min: int = 0  # a smaller table is read by one thread (0: 512 KiB)
+    split_min: int = 0  # a smaller table is read by one thread (0: 1 MiB)
 
     def open(self, filter: ConnFilter | None = None, *, chunk: int = 4096,
              stop_at_blank: bool = False) -> ConnCursor:  # fmt: skip

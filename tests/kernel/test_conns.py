@@ -314,7 +314,7 @@ def _release() -> tuple[int, int]:
 
 def test_helper_splits_only_where_reads_walk(netns: Netns) -> None:
     """Without the test hooks that force it, the helper first checks that a
-    page read at split_min (512 KiB) costs clearly more than one at the
+    page read at split_min (1 MiB) costs clearly more than one at the
     start, i.e. that every read walks the table from its first entry; kernels
     before about 6.14 do (Debian's 6.1 and 6.12 here), later ones resume
     where the last read stopped, and there a second thread would only repeat
@@ -325,7 +325,7 @@ def test_helper_splits_only_where_reads_walk(netns: Netns) -> None:
     for argv in (["--set", "0", "0", "3600"], ["-A", "-u", "10.0.0.1:53", "-s", "rr"],
                  ["-a", "-u", "10.0.0.1:53", "-r", "10.1.0.1:53", "-m"]):  # fmt: skip
         assert netns.ipvsadm(*argv).returncode == 0
-    n = 12000  # about 1.4 MiB of text
+    n = 24000  # about 1.6 MB of text
     assert traffic.udp_flows(netns, "10.0.0.1", 53, n, ports_per_addr=1000) == n
     walks = _release() < (6, 14)
     for _ in range(2):
