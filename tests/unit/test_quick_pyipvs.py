@@ -9,15 +9,21 @@ test_reconcile.py.
 from __future__ import annotations
 
 import io
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks.gen_rules import restore_text, rules
 from pyipvs import _native
 from pyipvs._native import thin
 from pyipvs.cli import quick_pyipvs
 from pyipvs.reconcile import Action, RecordSide, Scope, plan_sides, summary
+
+# The benchmarks' table generator, from the checkout (appended: the pyipvs
+# under test stays the installed one in ci/test.sh).
+sys.path.append(os.path.join(os.path.dirname(__file__), "..", ".."))
+from benchmarks.gen_rules import restore_text, rules
 
 BASE = restore_text(rules(12, 3, seed=7))
 LINES = BASE.splitlines()
