@@ -47,13 +47,19 @@ def _ok(rc: int) -> None:
         raise OSError(-rc, "pyipvs core call failed")
 
 
+def _handle(netns: str | None = None) -> object:
+    """A handle on IPVS in the namespace at path netns (None: this
+    process's), with pyipvs.IPVS's default timeout; the caller closes it."""
+    out = ffi.new("struct pyipvs_handle **")
+    _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
+    return out[0]
+
+
 def info_and_table(mode: int | None) -> tuple[int, int, bytes]:
     """IPVS's version word (0x010201 for 1.2.1) and connection table size,
     and with a mode (pyipvs_table_format's bits) the whole table of this
     process's namespace, read consistently and formatted by the core."""
-    out = ffi.new("struct pyipvs_handle **")
-    _ok(lib.pyipvs_handle_open(out, ffi.NULL, TIMEOUT_MS))
-    h = out[0]
+    h = _handle()
     try:
         info = ffi.new("struct pyipvs_info *")
         _ok(lib.pyipvs_info_get(h, info))
@@ -120,9 +126,7 @@ class RestoreBatch:
 
     def __init__(self, netns: str | None = None) -> None:
         """netns: a namespace's path (None: this process's namespace)."""
-        out = ffi.new("struct pyipvs_handle **")
-        _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
-        self._h = ffi.gc(out[0], lib.pyipvs_handle_close)
+        self._h = ffi.gc(_handle(netns), lib.pyipvs_handle_close)
         info = ffi.new("struct pyipvs_info *")
         _ok(lib.pyipvs_info_get(self._h, info))
         self.version = int(info.version)
@@ -198,9 +202,7 @@ def live_records(netns: str | None = None) -> "tuple[set[bytes], set[bytes]]":
     """The live table of the namespace at path netns (None: this process's),
     read consistently, as sets of service and server records (a table that
     kept changing raises)."""
-    out = ffi.new("struct pyipvs_handle **")
-    _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
-    h = out[0]
+    h = _handle(netns)
     try:
         table = ffi.new("struct pyipvs_table **")
         _ok(lib.pyipvs_table_read(h, RETRIES, table))

@@ -15,7 +15,7 @@ lines as one batch:
   applied on its own and a failure undoes nothing.
 - Before a line that writes to stdout, reads the kernel or ends the run (a
   listing, -S, a usage error, -h, -v, a nested -R, the crash of `-b ,`),
-  and every _FLUSH_EVERY commands (memory stays bounded however long the
+  and every FLUSH_EVERY commands (memory stays bounded however long the
   input), the pending batch is applied and the messages of its failing
   commands and of its popt errors are printed in line order. Each failure
   is worded by ipvs_strerror for the operation ipvsadm's library would have
@@ -52,9 +52,9 @@ from .tokenizer import PoptError
 if TYPE_CHECKING:
     from .session import Session
 
-# The thin start's (quick_restore.py) sizes, which it runs this loop with.
-_BLOCK = BLOCK  # characters read at a time
-_FLUSH_EVERY = FLUSH_EVERY  # commands per batch at most: bounds memory, not speed
+# Sizes shared with the thin start (quick_restore.py), which runs this loop
+# first: BLOCK characters read at a time, FLUSH_EVERY commands per batch at
+# most (bounds memory, not speed).
 
 
 class _Into:
@@ -88,7 +88,7 @@ class _Run:
         data = self._resume()
         rest = data[self.feed(data) :]
         while True:
-            text = stdin.read(_BLOCK)
+            text = stdin.read(BLOCK)
             data = rest + text.encode("utf-8", "surrogateescape")
             if not text:
                 break
@@ -118,7 +118,7 @@ class _Run:
         pos = 0
         while True:
             b = self._batch()
-            scan = b.add_restore_text(data, pos, max(0, _FLUSH_EVERY - len(b)))
+            scan = b.add_restore_text(data, pos, max(0, FLUSH_EVERY - len(b)))
             pos = scan.pos
             if scan.cmds:
                 self.status_cmd = len(b) - 1
