@@ -164,6 +164,7 @@ static int take_tail(struct pyipvs_conn_reader *r)
 
     if (rc == 0)
         r->counts.split_at = r->split_at;
+    r->counts.walk_pct = conn_split_walk_pct(r->split);
     conn_split_free(r->split);
     r->split = NULL;
     r->split_at = 0;
@@ -257,6 +258,7 @@ static int fill(struct pyipvs_conn_reader *r)
             }
         }
         if (r->split && !r->split_at && conn_split_gave_up(r->split)) {
+            r->counts.walk_pct = conn_split_walk_pct(r->split);
             /* Reads here do not walk (or the table is small): the helper
              * stepped aside; a thread reading ahead still takes the
              * kernel's formatting off this one. */

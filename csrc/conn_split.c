@@ -48,6 +48,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "conn_split.h"
@@ -57,15 +59,22 @@
 /* The reader must be at least an eighth of `at` before it for the helper
  * to claim it: closer, the split saves little more than it costs. */
 #define CLAIM_MARGIN(at) ((at) / 8)
-/* walk_grows: the best of this many page reads at each place, and the ratio
- * (5/2) above which the far read counts as walking. Measured in the TCG
- * VM, a page read at 1 MiB against one at the start, tables of 24,000 and
- * 50,000 entries: 4.2-8.1 on 6.1, 3.7-10.5 on 6.12, 0.6-1.0 on 6.16 (and
- * once 1.8, a stall over all five reads; hence the second pass below).
- * benchmarks/RESULTS.md, session 9. */
-#define WALK_READS 5
-#define WALK_GROWN_NUM 5
-#define WALK_GROWN_DEN 2
+/* walk_grows: page reads timed in this many rounds of this many reads near
+ * the start, then as many at split_min, and the ratio of the fastest of
+ * each, in percent, at or above which reads walk (WALK_PCT) and at or below
+ * which they do not (FLAT_PCT). Measured in the TCG VM on tables of 24,000
+ * and 50,000 entries (benchmarks/RESULTS.md, sessions 9 and 10): 3.1-10.5x
+ * on 6.1 and 6.12, 0.6-1.0x on 6.16, varying from boot to boot; a CI run
+ * on another machine once saw less than 2.5x on 6.1. So in between the
+ * kernel's release decides (release_walks). */
+#define WALK_ROUNDS 2
+#define WALK_READS 4
+#define WALK_PCT 300
+#define FLAT_PCT 150
+/* The first release whose reads resume where the last one stopped: Debian's
+ * 6.12 walks, its 6.16 does not (the change is upstream's, around 6.14). */
+#define RESUMING_MAJOR 6
+#define RESUMING_MINOR 14
 
 struct conn_split {
     pthread_t thread;
@@ -74,6 +83,7 @@ struct conn_split {
     int fd;                 /* the helper's own open file */
     size_t min_size, cap;
     int always;             /* split without asking walk_grows (tests) */
+    uint32_t walk_pct;      /* walk_grows' ratio, in percent (0: not measured) */
     /* shared, under lock */
     int started;            /* the reader has announced its first read */
     uint64_t reader_next;   /* the reader will have read no further than this */
@@ -131,62 +141,93 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The shortest of WALK_READS page reads from the file's current offset (ns),
- * or 0 if the file ended first, or a negative errno. */
-static int64_t timed_reads(int fd)
+/* One page read from fd's current offset: its duration in ns, 0 if the
+ * file ended, or a negative errno. */
+static int64_t timed_read(int fd)
 {
     char buf[4096];
-    int64_t best = INT64_MAX;
+    uint64_t t = now_ns();
+    ssize_t got = read_full(fd, buf, sizeof(buf));
+    int64_t d = (int64_t)(now_ns() - t);
 
-    for (int i = 0; i < WALK_READS; i++) {
-        uint64_t t = now_ns();
-        ssize_t got = read_full(fd, buf, sizeof(buf));
-        int64_t d = (int64_t)(now_ns() - t);
-
-        if (got <= 0)
-            return got < 0 ? (int64_t)got : 0;
-        if (d < best)
-            best = d;
-    }
-    return best;
+    if (got <= 0)
+        return got < 0 ? (int64_t)got : 0;
+    return d > 0 ? d : 1;
 }
 
-/* 1 if a read at min_size costs clearly more than one at the start, i.e.
- * every read walks the table from its first entry (kernels before about
- * 6.14), 0 if not or if the table ends before min_size, or a negative
- * errno. Where reads resume where the last one stopped (newer kernels,
- * regular files), a second thread cannot win: its lseek() to the split
- * point formats every record before it, the reader's own work again, and
- * the reader would then wait for it. */
+/* 1 if the kernel's release is older than the first whose reads resume. */
+static int release_walks(void)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+
+    if (uname(&u) < 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return 1; /* unknown: a needless split costs less than a missed one */
+    return major < RESUMING_MAJOR || (major == RESUMING_MAJOR && minor < RESUMING_MINOR);
+}
+
+/* 1 if a page read at min_size costs clearly more than one at the start,
+ * i.e. every read walks the table from its first entry (kernels before
+ * about 6.14), 0 if not or if the table ends before min_size, or a
+ * negative errno. Where reads resume where the last one stopped (newer
+ * kernels, regular files), a second thread cannot win: its lseek() to the
+ * split point formats every record before it, the reader's own work again,
+ * and the reader would then wait for it.
+ *
+ * The near reads come from a second open file, so that both sides advance
+ * without seeking and can be timed in alternating rounds: a stall of a
+ * loaded machine then hits both alike rather than all of one side. */
 static int walk_grows(struct conn_split *sp)
 {
-    int64_t start, far;
-    char first[4096];
+    char path[64], first[4096];
+    int64_t near = INT64_MAX, far = INT64_MAX;
+    struct stat st;
+    int rc = 0, nfd;
     ssize_t got;
 
-    if (lseek(sp->fd, 0, SEEK_SET) < 0)
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", sp->fd);
+    do
+        nfd = open(path, O_RDONLY | O_CLOEXEC);
+    while (nfd < 0 && errno == EINTR);
+    if (nfd < 0)
         return -errno;
-    got = read_full(sp->fd, first, sizeof(first)); /* sets the file up: untimed */
-    if (got <= 0)
+    /* Untimed: the first read sets the file up; the seek formats up to
+     * min_size, and the read after it finishes the record cut there. */
+    got = read_full(nfd, first, sizeof(first));
+    if (got > 0 && lseek(sp->fd, (off_t)sp->min_size, SEEK_SET) < 0)
+        got = -errno;
+    if (got > 0)
+        got = read_full(sp->fd, first, sizeof(first));
+    if (got <= 0) {
+        close(nfd);
         return got < 0 ? (int)got : 0;
-    start = timed_reads(sp->fd);
-    if (start <= 0)
-        return (int)start;
-    if (cancelled(sp))
-        return -ECANCELED;
-    far = INT64_MAX;
-    for (int i = 0; i < 2; i++) { /* twice: a stall must not pass for a walk */
-        int64_t t;
-
-        if (lseek(sp->fd, (off_t)sp->min_size, SEEK_SET) < 0)
-            return -errno;
-        t = timed_reads(sp->fd);
-        if (t <= 0)
-            return (int)t;
-        if (t < far)
-            far = t;
     }
-    return far * WALK_GROWN_DEN > start * WALK_GROWN_NUM;
+    for (int i = 0; i < 2 * WALK_ROUNDS && rc == 0; i++) {
+        int fd = i % 2 ? sp->fd : nfd;
+        int64_t *best = i % 2 ? &far : &near;
+
+        for (int j = 0; j < WALK_READS && rc == 0; j++) {
+            int64_t t = timed_read(fd);
+
+            if (t <= 0)
+                rc = t < 0 ? (int)t : 1; /* 1: the file's end */
+            else if (t < *best)
+                *best = t;
+        }
+        if (rc == 0 && cancelled(sp))
+            rc = -ECANCELED;
+    }
+    close(nfd);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) /* the table ends within a few pages of min_size */
+        return 0;
+    sp->walk_pct = (uint32_t)(far * 100 / near > UINT32_MAX ? UINT32_MAX : far * 100 / near);
+    if (sp->walk_pct >= WALK_PCT)
+        return 1;
+    if (sp->walk_pct <= FLAT_PCT || fstat(sp->fd, &st) < 0 || st.st_size > 0)
+        return 0; /* (a file with a size is no kernel table: it never walks) */
+    return release_walks();
 }
 
 /* The table's size, roughly (within a quarter), or 0 if it is smaller than
@@ -445,6 +486,16 @@ int conn_split_take(struct conn_split *sp, struct conn_split_tail *tail)
     tail->sunk = sp->sunk;
     sp->data = NULL;
     return 0;
+}
+
+uint32_t conn_split_walk_pct(struct conn_split *sp)
+{
+    uint32_t pct;
+
+    pthread_mutex_lock(&sp->lock);
+    pct = sp->done || sp->claimed ? sp->walk_pct : 0;
+    pthread_mutex_unlock(&sp->lock);
+    return pct;
 }
 
 int conn_split_gave_up(struct conn_split *sp)

@@ -14,7 +14,7 @@
 /* Tables smaller than this get no split (the reader, with a thread reading
  * ahead): ~16,000 IPv4 entries, whose quadratic walk costs little next to
  * the helper's probes, and short of which walk_grows cannot tell a walk
- * from noise well (at 1 MiB it sees 4-10x on 6.1 and 6.12, ~1x on 6.16). */
+ * from noise well (at 1 MiB it sees 3-10x on 6.1 and 6.12, ~1x on 6.16). */
 #define CONN_SPLIT_MIN_DEFAULT ((size_t)1024 * 1024)
 /* The most text the helper holds for the reader (~500,000 IPv4 entries);
  * past it the reader reads on by itself. */
@@ -55,6 +55,9 @@ void conn_split_wait(struct conn_split *sp);
 int conn_split_take(struct conn_split *sp, struct conn_split_tail *tail);
 /* Stop the helper (if still running), wait for it, free everything. */
 void conn_split_free(struct conn_split *sp);
+/* walk_grows' measure: a page read's cost at min_size against one at the
+ * start, in percent, once the helper has decided (0: not measured). */
+uint32_t conn_split_walk_pct(struct conn_split *sp);
 /* 1 if the helper has finished without claiming a split point (the table
  * was small, its reads do not walk, or the reader was too far on). */
 int conn_split_gave_up(struct conn_split *sp);

@@ -360,6 +360,8 @@ struct pyipvs_conn_counts {
     uint64_t split_at;        /* the file offset from which the split helper's lines came, or 0 */
     uint32_t read_ahead;      /* 1: a second thread read ahead of the reader (SPLIT, where
                                  reads do not walk the table: csrc/conn_ahead.c) */
+    uint32_t walk_pct;        /* SPLIT: a page read's cost at split_min against one at the
+                                 start, in percent, as the helper measured it; 0: not measured */
 };
 
 struct pyipvs_conn_reader;    /* opaque: a buffer over a file or over memory */

@@ -118,6 +118,9 @@ class ConnCounts:
     eof: bool
     split_at: int = 0  # where a second thread's lines began (csrc/conn_split.c); 0: none
     read_ahead: bool = False  # a second thread read ahead instead (csrc/conn_ahead.c)
+    # a page read's cost far into the table against one at its start, as the
+    # helper measured it to decide (csrc/conn_split.c); 0.0: not measured
+    walk_ratio: float = 0.0
 
 
 def _c_conn_filter(m: ConnMatch) -> Any:
@@ -353,4 +356,5 @@ class ConnReader:
         c = ffi.new("struct pyipvs_conn_counts *")
         lib.pyipvs_conn_reader_counts(self._live(), c)
         return ConnCounts(c.bytes, c.lines, c.rows, c.matched, c.malformed, c.blank, c.header,
-                          bool(c.eof), c.split_at, bool(c.read_ahead))  # fmt: skip
+                          bool(c.eof), c.split_at, bool(c.read_ahead),
+                          c.walk_pct / 100)  # fmt: skip
