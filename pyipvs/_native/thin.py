@@ -18,6 +18,8 @@ start again: there the thin start hands over what it began
 (quick_restore.py).
 """
 
+import _thread
+
 from pyipvs._pyipvs_cffi import ffi, lib
 
 TIMEOUT_MS = 5000  # pyipvs.IPVS's default timeout
@@ -120,9 +122,15 @@ class RestoreBatch:
     """`-R`'s plain lines over a handle of its own: scanned into a batch by
     the restore fast path (csrc/restore_fast.c) and applied as pyipvsadm's
     full path applies them (pyipvs.batch.Batch for restore_batch.py: no
-    flags, the engine's own chunks, one call per batch)."""
+    flags, the engine's own chunks, one call per batch).
 
-    __slots__ = ("_b", "_h", "last_cmd", "version")
+    `send` applies a batch on a thread of its own while the caller scans
+    the next: both are C calls that let go of the GIL, so the parsing of
+    one batch and the kernel's work on the one before run on two CPUs. One
+    batch is in flight at a time; `wait` gives its outcome before the next
+    is sent, so the kernel gets the commands in their order."""
+
+    __slots__ = ("_b", "_h", "_pending", "last_cmd", "version")
 
     def __init__(self, netns: str | None = None) -> None:
         """netns: a namespace's path (None: this process's namespace)."""
@@ -132,6 +140,7 @@ class RestoreBatch:
         self.version = int(info.version)
         self.last_cmd: int | None = None  # the command byte last applied
         self._b = self._new()
+        self._pending: tuple[object, list[object]] | None = None
 
     @staticmethod
     def _new() -> object:
@@ -151,15 +160,58 @@ class RestoreBatch:
         rc = lib.pyipvs_restore_scan(self._b, data, len(data), max_cmds, ffi.NULL, st)
         return int(st.pos), (RESTORE_SLOW if rc < 0 else int(st.stop))
 
-    def apply(self) -> tuple[bytes, list[int], bytes, int] | None:
+    def apply(self) -> "tuple[bytes, list[int], bytes, int] | None":
         """Send every command, then start an empty batch. None when all of
         them succeeded; else every command's state and errno, the command
         bytes and the errno of a transport failure (0: none), as
-        restore_batch.py reports them."""
-        b, n = self._b, len(self)
+        restore_batch.py reports them. No batch may be in flight (`wait`)."""
+        b, n = self._take()
+        return self._apply(b, n) if n else None
+
+    def send(self) -> None:
+        """Start applying every command on a thread of its own, and start an
+        empty batch; `wait` gives the outcome. No batch may be in flight."""
+        b, n = self._take()
         if n == 0:
+            return
+        done = _thread.allocate_lock()
+        done.acquire()
+        box: list[object] = []
+
+        def run() -> None:
+            try:
+                box.append(self._apply(b, n))
+            except BaseException as e:  # noqa: BLE001 - raised by wait()
+                box.append(e)
+            finally:
+                done.release()
+
+        self._pending = (done, box)
+        _thread.start_new_thread(run, ())
+
+    def wait(self) -> "tuple[bytes, list[int], bytes, int] | None":
+        """The outcome of the batch in flight, as `apply` gives it (None:
+        all succeeded, or none was in flight)."""
+        if self._pending is None:
             return None
-        self._b = self._new()
+        done, box = self._pending
+        done.acquire()  # type: ignore[attr-defined]
+        self._pending = None
+        got = box[0]
+        if isinstance(got, BaseException):
+            raise got
+        return got  # type: ignore[return-value]
+
+    def _take(self) -> tuple[object, int]:
+        if self._pending is not None:
+            raise RuntimeError("a batch is still in flight")
+        b, n = self._b, len(self)
+        if n:
+            self._b = self._new()
+        return b, n
+
+    def _apply(self, b: object, n: int) -> "tuple[bytes, list[int], bytes, int] | None":
+        """Send batch b's n commands (the kernel's part: tests stand in here)."""
         o = ffi.new("struct pyipvs_batch_opts *")
         r = ffi.new("struct pyipvs_batch_report *")
         rc = lib.pyipvs_batch_apply(self._h, b, 0, n, o, r)

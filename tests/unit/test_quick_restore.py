@@ -9,6 +9,7 @@ test_restore_batch.py.
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
@@ -24,23 +25,21 @@ SLOW = "--add-service -t 10.9.0.1:80\n"  # a long spelling: the full parser's
 
 
 class Kernel(thin.RestoreBatch):
-    """RestoreBatch without a handle: apply records each batch's size and
-    fails the commands (numbered across batches) in `fail`."""
+    """RestoreBatch without a handle: sending records each batch's size and
+    fails the commands (numbered across batches) in `fail`. Batches are
+    still sent on their own thread (RestoreBatch.send)."""
 
     def __init__(self, fail: set[int] | None = None, version: int = 0x010201) -> None:
         self.version = version
         self.last_cmd = None
         self._b = self._new()
+        self._pending = None
         self.fail = fail or set()
         self.sent: list[int] = []
 
-    def apply(self) -> tuple[bytes, list[int], bytes, int] | None:
-        n = len(self)
-        if n == 0:
-            return None
+    def _apply(self, b: object, n: int) -> tuple[bytes, list[int], bytes, int] | None:
         first = sum(self.sent)
         self.sent.append(n)
-        self._b = self._new()
         self.last_cmd = 7
         bad = [i - first for i in self.fail if first <= i < first + n]
         if not bad:
@@ -140,3 +139,74 @@ def test_terminal_old_version_and_no_ipvs_go_to_the_full_path(
 
     monkeypatch.setattr(thin, "RestoreBatch", no_ipvs)
     assert _run(PLAIN[0]) == (None, None)
+
+
+def test_batches_start_small_and_grow(kernel: Kernel, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The first batch is sent early so that the kernel has work while the
+    # rest is parsed; each next one is four times as large, up to FLUSH_EVERY.
+    monkeypatch.setattr(quick_restore, "FIRST_BATCH", 1)
+    monkeypatch.setattr(quick_restore, "FLUSH_EVERY", 6)
+    lines = "".join(PLAIN) * 3  # (30 commands; services repeat: the stand-in fails none)
+    assert _run(lines) == (0, None)
+    assert kernel.sent == [1, 4, 6, 6, 6, 6, 1]
+
+
+class Slow(Kernel):
+    """Sends the first batch only once the next one is being scanned, and
+    notes whether two batches were ever in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False
+        self.overlapped = False
+        self.scanned_meanwhile = False
+
+    def _apply(self, b: object, n: int) -> tuple[bytes, list[int], bytes, int] | None:
+        self.overlapped |= self.busy
+        self.busy = True
+        if not self.sent:
+            deadline = time.monotonic() + 10
+            while len(self) == 0 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            self.scanned_meanwhile = len(self) > 0
+        time.sleep(0.01)
+        self.busy = False
+        return super()._apply(b, n)
+
+
+def test_the_next_batch_is_scanned_while_one_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    k = Slow()
+    monkeypatch.setattr(thin, "RestoreBatch", lambda netns=None: k)
+    monkeypatch.setattr(quick_restore, "FIRST_BATCH", 2)
+    monkeypatch.setattr(quick_restore, "FLUSH_EVERY", 4)
+    assert _run("".join(PLAIN)) == (0, None)
+    assert k.sent == [2, 4, 4]
+    assert k.scanned_meanwhile and not k.overlapped
+
+
+def test_a_failure_found_after_the_next_batch_was_scanned(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Batch 2 (commands 2-5) fails while batch 3 is scanned: batch 3 is
+    # never sent, and the full path reads on from its first line.
+    monkeypatch.setattr(quick_restore, "FIRST_BATCH", 2)
+    monkeypatch.setattr(quick_restore, "FLUSH_EVERY", 4)
+    kernel.fail = {3}
+    status, carry = _run("".join(PLAIN))
+    assert status is None and carry is not None and carry.applied is not None
+    assert kernel.sent == [2, 4]
+    assert carry.rest == (PLAIN[3] + PLAIN[4]).encode()
+    assert carry.applied[0] == b"\1\2\1\1"
+
+
+def test_a_failed_send_is_raised_after_it_ends(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(b: object, n: int) -> None:
+        raise OSError(5, "stand-in")
+
+    monkeypatch.setattr(quick_restore, "FIRST_BATCH", 2)
+    monkeypatch.setattr(kernel, "_apply", broken)
+    with pytest.raises(OSError, match="stand-in"):
+        _run("".join(PLAIN))
+    assert kernel._pending is None

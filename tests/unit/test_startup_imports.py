@@ -376,11 +376,10 @@ _RESTORE = """
 class RestoreBatch(thin.RestoreBatch):
     def __init__(self, netns=None):
         self.version, self.last_cmd, self._b = 0x010201, None, self._new()
+        self._pending = None
 
-    def apply(self):
-        if len(self):
-            print("applied", len(self))
-        self._b = self._new()
+    def _apply(self, b, n):
+        print("applied", n)
 
 thin.RestoreBatch = RestoreBatch
 """

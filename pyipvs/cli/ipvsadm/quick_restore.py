@@ -6,7 +6,9 @@ and encodes the lines (csrc/restore_fast.c) and the batch engine sends them.
 So `-R` alone, on input that is not a terminal, starts here with quick.py's
 few modules, and runs the loop of restore_batch.py's `_Run.feed` over
 pyipvs._native.thin: blocks of stdin scanned into batches of at most
-FLUSH_EVERY commands, each applied when full and at the end.
+FLUSH_EVERY commands, each applied when full and at the end. A full batch
+is applied on a thread of its own while the next is scanned (the two take
+turns: one batch in flight, and it ends before the next is sent).
 
 It stops at the first thing that needs the full path, and hands the restore
 over as it stands (a `Carry`), to go on where it left off:
@@ -37,6 +39,11 @@ if TYPE_CHECKING:
 
 BLOCK = 1 << 20  # bytes read at a time (restore_batch.py reads as many characters)
 FLUSH_EVERY = 20000  # commands per batch at most: bounds memory, not speed
+# The first batch's size; each next one is four times the last, up to
+# FLUSH_EVERY. Small at first, so that the kernel has work while the rest
+# is parsed (RestoreBatch.send) and input that ends soon leaves little to
+# send after parsing ends.
+FIRST_BATCH = 1000
 
 
 class Carry:
@@ -79,19 +86,36 @@ def restore(
         return None, None
     if version_of(batch.version) < MIN_VERSION:
         return None, None
-    rest = b""
+    try:
+        return _run(stdin, batch)
+    finally:
+        batch.wait()  # (an exception: the batch in flight still ends first)
+
+
+def _run(stdin: "BinaryIO", batch: "thin.RestoreBatch") -> "tuple[int | None, Carry | None]":
+    # data holds the input from the first line of the batch being scanned
+    # (`start`) on: the batch in flight before it may fail, and then the
+    # full path reads on from there, as the batch being scanned was never
+    # sent. pos: the first byte not scanned yet.
+    data, start, pos, limit = b"", 0, 0, FIRST_BATCH
     while block := stdin.read(BLOCK):
-        data = rest + block
-        pos = 0
+        data, pos, start = data[start:] + block, pos - start, 0
         while True:
-            pos, stop = batch.scan(data, pos, max(0, FLUSH_EVERY - len(batch)))
+            pos, stop = batch.scan(data, pos, max(0, min(limit, FLUSH_EVERY) - len(batch)))
             if stop == thin.RESTORE_END:
                 break
-            applied = batch.apply()
-            if stop == thin.RESTORE_SLOW or applied is not None:
+            applied = batch.wait()
+            if applied is not None:
+                return None, Carry(data[start:], applied, batch.last_cmd)
+            if stop == thin.RESTORE_SLOW:
+                applied = batch.apply()
                 return None, Carry(data[pos:], applied, batch.last_cmd)
-        rest = data[pos:]
+            batch.send()
+            start, limit = pos, limit * 4
+    applied = batch.wait()
+    if applied is not None:
+        return None, Carry(data[start:], applied, batch.last_cmd)
     applied = batch.apply()
-    if rest or applied is not None:
-        return None, Carry(rest, applied, batch.last_cmd)
+    if pos < len(data) or applied is not None:
+        return None, Carry(data[pos:], applied, batch.last_cmd)
     return 0, None
