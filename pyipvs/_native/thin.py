@@ -19,8 +19,17 @@ start again: there the thin start hands over what it began
 """
 
 import _thread
+import errno
+import time
 
 from pyipvs._pyipvs_cffi import ffi, lib
+
+TYPE_CHECKING = False  # not typing's: typing is start-up cost (quick.py)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 TIMEOUT_MS = 5000  # pyipvs.IPVS's default timeout
 RETRIES = 5  # pyipvs.listing_native.DEFAULT_RETRIES
@@ -49,18 +58,106 @@ def _ok(rc: int) -> None:
         raise OSError(-rc, "pyipvs core call failed")
 
 
+# The handle of the guarded call running on this thread (see _guarded).
+_local = _thread._local()
+
+
+class _Watch:
+    """What a guarded call is doing in the kernel, for the waiting thread:
+    its open handle, or since when it has been opening one. The call closes
+    the handle under the same lock as the waiter reads it."""
+
+    __slots__ = ("h", "lock", "opening")
+
+    def __init__(self) -> None:
+        self.lock = _thread.allocate_lock()
+        self.h: object = None
+        self.opening = 0.0
+
+    def busy_ms(self) -> float:
+        with self.lock:
+            busy = float(lib.pyipvs_handle_busy_ms(self.h)) if self.h is not None else 0.0
+            if self.opening:
+                busy = max(busy, (time.monotonic() - self.opening) * 1000)
+            return busy
+
+    def abandon(self) -> None:
+        with self.lock:
+            if self.h is not None:
+                lib.pyipvs_handle_abandon(self.h)
+
+
+def _guarded(fn: "Callable[..., T]", *args: object) -> "T":
+    """fn(*args), run on a thread of its own while this one watches it as
+    pyipvs.runner watches the library's calls. IPVS waits for its mutex
+    inside sendmsg() and recvmsg() where no timeout reaches (a wedged
+    process holding it: tests/kernel/test_faults.py); when the send or
+    receive in progress, or the opening of the handle, has run longer than
+    TIMEOUT_MS, the call is abandoned (it sends nothing more) and an
+    OSError(ETIMEDOUT) raised, which hands the command to the full path:
+    that meets the same stall and reports it as it reports its own. The
+    exchanges guarded are reads, so starting again changes nothing."""
+    watch = _Watch()
+    done = _thread.allocate_lock()
+    done.acquire()
+    box: list[object] = []
+
+    def run() -> None:
+        _local.watch = watch
+        try:
+            box.append(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - raised by the waiter
+            box.append(e)
+        finally:
+            done.release()
+
+    _thread.start_new_thread(run, ())
+    while not done.acquire(timeout=TIMEOUT_MS / 4000):
+        if watch.busy_ms() > TIMEOUT_MS:
+            watch.abandon()
+            raise OSError(errno.ETIMEDOUT, "IPVS did not answer in time")
+    got = box[0]
+    if isinstance(got, BaseException):
+        raise got
+    return got  # type: ignore[return-value]
+
+
 def _handle(netns: str | None = None) -> object:
     """A handle on IPVS in the namespace at path netns (None: this
-    process's), with pyipvs.IPVS's default timeout; the caller closes it."""
+    process's), with pyipvs.IPVS's default timeout; the caller closes it
+    (_close). In a guarded call, the watching thread sees it."""
+    watch = getattr(_local, "watch", None)
+    if watch is not None:
+        watch.opening = time.monotonic()
     out = ffi.new("struct pyipvs_handle **")
-    _ok(lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS))
+    rc = lib.pyipvs_handle_open(out, netns.encode() if netns else ffi.NULL, TIMEOUT_MS)
+    if watch is not None:
+        with watch.lock:
+            watch.opening = 0.0
+            watch.h = out[0] if rc == 0 else None
+    _ok(rc)
     return out[0]
+
+
+def _close(h: object) -> None:
+    watch = getattr(_local, "watch", None)
+    if watch is None:
+        lib.pyipvs_handle_close(h)
+        return
+    with watch.lock:
+        watch.h = None
+        lib.pyipvs_handle_close(h)
 
 
 def info_and_table(mode: int | None) -> tuple[int, int, bytes]:
     """IPVS's version word (0x010201 for 1.2.1) and connection table size,
     and with a mode (pyipvs_table_format's bits) the whole table of this
-    process's namespace, read consistently and formatted by the core."""
+    process's namespace, read consistently and formatted by the core. A
+    stalled kernel raises OSError(ETIMEDOUT) after TIMEOUT_MS (_guarded)."""
+    return _guarded(_info_and_table, mode)
+
+
+def _info_and_table(mode: int | None) -> tuple[int, int, bytes]:
     h = _handle()
     try:
         info = ffi.new("struct pyipvs_info *")
@@ -80,7 +177,7 @@ def info_and_table(mode: int | None) -> tuple[int, int, bytes]:
             lib.pyipvs_table_free(table[0])
         return int(info.version), int(info.conn_tab_size), data
     finally:
-        lib.pyipvs_handle_close(h)
+        _close(h)
 
 
 class ConnText:
@@ -253,13 +350,18 @@ def text_records(text: bytes) -> "tuple[set[bytes], set[bytes]] | None":
 def live_records(netns: str | None = None) -> "tuple[set[bytes], set[bytes]]":
     """The live table of the namespace at path netns (None: this process's),
     read consistently, as sets of service and server records (a table that
-    kept changing raises)."""
+    kept changing raises; a stalled kernel raises OSError(ETIMEDOUT) after
+    TIMEOUT_MS, _guarded)."""
+    return _guarded(_live_records, netns)
+
+
+def _live_records(netns: str | None) -> "tuple[set[bytes], set[bytes]]":
     h = _handle(netns)
     try:
         table = ffi.new("struct pyipvs_table **")
         _ok(lib.pyipvs_table_read(h, RETRIES, table))
     finally:
-        lib.pyipvs_handle_close(h)
+        _close(h)
     t = table[0]
     try:
         n_svc, n_dest = int(t.nservices), int(t.ndests)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -122,6 +124,16 @@ class Netns:
         r = self.ipvsadm(*args)
         assert r.returncode == 0, f"ipvsadm {' '.join(args)} failed: {r.stderr}"
         return r.stdout
+
+
+def console_script(name: str) -> str:
+    """The installed console script `name` (pyipvsadm, pyipvs): beside this
+    interpreter, else on PATH; a test that needs it fails without it."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    found = here if os.access(here, os.X_OK) else shutil.which(name)
+    if found is None:
+        pytest.fail(f"no installed {name} console script", pytrace=False)
+    return found
 
 
 def make_netns() -> Netns:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import IPVSADM, Netns, load_ipvs_modules
+from conftest import IPVSADM, Netns, console_script, load_ipvs_modules
 
 from pyipvs import (
     IPVS,
@@ -206,6 +206,71 @@ def test_stalled_kernel_gives_a_timeout_not_a_hang(netns: Netns) -> None:
     # (the next worker starts with the next call).
     assert stuck == 2, stuck
     assert len(_kernel_workers()) == before, "an abandoned worker did not end"
+
+
+# The thin starts (pyipvsadm -Ln, -Sn, -Lnc; pyipvs diff/apply FILE of a
+# table that matches) skip the library and its watchdog thread: their reads
+# run guarded instead (pyipvs._native.thin._guarded), and a stall hands the
+# command to the full path, which meets the same stall and reports it as it
+# always does. Each thin start is run during a stall beside its full path,
+# started the same way: both must have said so before the stall ends, and
+# say the same.
+_FULL_PYIPVSADM = "import sys; from pyipvs.cli.ipvsadm.main import entry; entry()"
+_FULL_PYIPVS = "import sys; from pyipvs.cli.pyipvs import entry; entry()"
+
+
+def _stderr_line(p: subprocess.Popen[bytes], deadline: float) -> bytes:
+    """What p wrote to stderr, once it holds a whole line (or at deadline)."""
+    assert p.stderr is not None
+    fd = p.stderr.fileno()
+    os.set_blocking(fd, False)
+    got = b""
+    while b"\n" not in got and time.monotonic() < deadline:
+        with contextlib.suppress(BlockingIOError):
+            got += os.read(fd, 4096) or b""
+        time.sleep(0.1)
+    os.set_blocking(fd, True)
+    return got
+
+
+def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path: object) -> None:
+    netns.ipvsadm("-A", "-t", "10.1.1.1:80", "-s", "rr")
+    rules = f"{tmp_path}/ipvs.rules"
+    with open(rules, "w") as f:
+        f.write(netns.ipvsadm_out("-Sn"))
+    py, adm, cli = sys.executable, console_script("pyipvsadm"), console_script("pyipvs")
+    pairs = {
+        "-Ln": ([adm, "-Ln"], [py, "-c", _FULL_PYIPVSADM, "-Ln"]),
+        "-Sn": ([adm, "-Sn"], [py, "-c", _FULL_PYIPVSADM, "-Sn"]),
+        "-Lnc": ([adm, "-Lnc"], [py, "-c", _FULL_PYIPVSADM, "-Lnc"]),
+        "diff": ([cli, "diff", rules], [py, "-c", _FULL_PYIPVS, "diff", rules]),
+    }
+    procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+    early: dict[tuple[str, int], bytes] = {}
+    with IPVSMutexHolder(netns.path):
+        for name, argvs in pairs.items():
+            for i, argv in enumerate(argvs):
+                procs[name, i] = subprocess.Popen(
+                    ["nsenter", f"--net={netns.path}", *argv],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+        # Two timeouts of 5 s for a thin start (its own, then the full path's),
+        # on top of start-ups of a few seconds each in the emulated VM.
+        deadline = time.monotonic() + 90
+        for key, p in procs.items():
+            early[key] = _stderr_line(p, deadline)
+    done = {key: p.communicate(timeout=60) for key, p in procs.items()}
+    for name in pairs:
+        (t_out, t_err), (f_out, f_err) = done[name, 0], done[name, 1]
+        thin_, full = procs[name, 0], procs[name, 1]
+        assert early[name, 0] and early[name, 0] == early[name, 1], (name, early)
+        assert (thin_.returncode, t_out, early[name, 0] + t_err) == (
+            full.returncode,
+            f_out,
+            early[name, 1] + f_err,
+        ), name
+        assert thin_.returncode != 0, (name, early[name, 0])
 
 
 # --- a reply the kernel never sends -------------------------------------------

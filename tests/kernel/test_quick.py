@@ -13,16 +13,13 @@ ci/test.sh), not the checkout's module.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 import traffic
-from conftest import IPVSADM, Netns, drop_netns, make_netns
+from conftest import IPVSADM, Netns, console_script, drop_netns, make_netns
 
 SETUP = [
     ["-A", "-t", "10.0.0.1:80", "-s", "rr"],
@@ -69,11 +66,7 @@ FULL = [
 
 
 def _pyipvsadm() -> str:
-    here = os.path.join(os.path.dirname(sys.executable), "pyipvsadm")
-    found = here if os.access(here, os.X_OK) else shutil.which("pyipvsadm")
-    if found is None:
-        pytest.fail("no installed pyipvsadm console script", pytrace=False)
-    return found
+    return console_script("pyipvsadm")
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,11 @@ import errno
 import io
 import ipaddress
 import json
-import os
 import random
 import re
-import shutil
 import sys
 
-import pytest
-from conftest import Netns
+from conftest import Netns, console_script
 from reconcile_gen import mutate, random_server, random_service, random_table, save_text
 
 from pyipvs._native import thin
@@ -259,14 +256,6 @@ def test_cli_diff_and_apply(netns: Netns, tmp_path: object) -> None:
     assert netns.ipvsadm_out("-Sn") == save_text(desired)
 
 
-def _console(name: str) -> str:
-    here = os.path.join(os.path.dirname(sys.executable), name)
-    found = here if os.access(here, os.X_OK) else shutil.which(name)
-    if found is None:
-        pytest.fail(f"no installed {name} console script", pytrace=False)
-    return found
-
-
 def _timings(out: str) -> str:
     return re.sub(r"\(read and plan [0-9.]+ s, apply [0-9.]+ s\)", "(...)", out)
 
@@ -283,7 +272,7 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     assert thin.text_records(save_text(table).encode()) is not None  # the records path's
 
     def run(*argv: str) -> tuple[int, str, str]:
-        r = netns.run([_console("pyipvs"), *argv])
+        r = netns.run([console_script("pyipvs"), *argv])
         return r.returncode, r.stdout, r.stderr
 
     rc, first, err = run("apply", path)
