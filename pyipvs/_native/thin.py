@@ -58,7 +58,7 @@ def _ok(rc: int) -> None:
         raise OSError(-rc, "pyipvs core call failed")
 
 
-# The handle of the guarded call running on this thread (see _guarded).
+# The handle of the guarded call running on this thread (see guarded).
 _local = _thread._local()
 
 
@@ -87,7 +87,7 @@ class _Watch:
                 lib.pyipvs_handle_abandon(self.h)
 
 
-def _guarded(fn: "Callable[..., T]", *args: object) -> "T":
+def guarded(fn: "Callable[..., T]", *args: object) -> "T":
     """fn(*args), run on a thread of its own while this one watches it as
     pyipvs.runner watches the library's calls. IPVS waits for its mutex
     inside sendmsg() and recvmsg() where no timeout reaches (a wedged
@@ -153,8 +153,8 @@ def info_and_table(mode: int | None) -> tuple[int, int, bytes]:
     """IPVS's version word (0x010201 for 1.2.1) and connection table size,
     and with a mode (pyipvs_table_format's bits) the whole table of this
     process's namespace, read consistently and formatted by the core. A
-    stalled kernel raises OSError(ETIMEDOUT) after TIMEOUT_MS (_guarded)."""
-    return _guarded(_info_and_table, mode)
+    stalled kernel raises OSError(ETIMEDOUT) after TIMEOUT_MS (guarded)."""
+    return guarded(_info_and_table, mode)
 
 
 def _info_and_table(mode: int | None) -> tuple[int, int, bytes]:
@@ -351,8 +351,8 @@ def live_records(netns: str | None = None) -> "tuple[set[bytes], set[bytes]]":
     """The live table of the namespace at path netns (None: this process's),
     read consistently, as sets of service and server records (a table that
     kept changing raises; a stalled kernel raises OSError(ETIMEDOUT) after
-    TIMEOUT_MS, _guarded)."""
-    return _guarded(_live_records, netns)
+    TIMEOUT_MS, guarded)."""
+    return guarded(_live_records, netns)
 
 
 def _live_records(netns: str | None) -> "tuple[set[bytes], set[bytes]]":

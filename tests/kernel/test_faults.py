@@ -210,7 +210,7 @@ def test_stalled_kernel_gives_a_timeout_not_a_hang(netns: Netns) -> None:
 
 # The thin starts (pyipvsadm -Ln, -Sn, -Lnc; pyipvs diff/apply FILE of a
 # table that matches) skip the library and its watchdog thread: their reads
-# run guarded instead (pyipvs._native.thin._guarded), and a stall hands the
+# run guarded instead (pyipvs._native.thin.guarded), and a stall hands the
 # command to the full path, which meets the same stall and reports it as it
 # always does. Each thin start is run during a stall beside its full path,
 # started the same way: both must have said so before the stall ends, and
@@ -238,23 +238,29 @@ def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path:
     rules = f"{tmp_path}/ipvs.rules"
     with open(rules, "w") as f:
         f.write(netns.ipvsadm_out("-Sn"))
+    restore = f"{tmp_path}/restore"  # (the thin -R takes input that is not a terminal)
+    with open(restore, "w") as f:
+        f.write("-A -t 10.2.2.2:80 -s rr\n")
     py, adm, cli = sys.executable, console_script("pyipvsadm"), console_script("pyipvs")
     pairs = {
         "-Ln": ([adm, "-Ln"], [py, "-c", _FULL_PYIPVSADM, "-Ln"]),
         "-Sn": ([adm, "-Sn"], [py, "-c", _FULL_PYIPVSADM, "-Sn"]),
         "-Lnc": ([adm, "-Lnc"], [py, "-c", _FULL_PYIPVSADM, "-Lnc"]),
         "diff": ([cli, "diff", rules], [py, "-c", _FULL_PYIPVS, "diff", rules]),
+        "-R": ([adm, "-R"], [py, "-c", _FULL_PYIPVSADM, "-R"]),
     }
     procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
     early: dict[tuple[str, int], bytes] = {}
     with IPVSMutexHolder(netns.path):
         for name, argvs in pairs.items():
             for i, argv in enumerate(argvs):
-                procs[name, i] = subprocess.Popen(
-                    ["nsenter", f"--net={netns.path}", *argv],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                )
+                with open(restore if name == "-R" else os.devnull, "rb") as stdin:
+                    procs[name, i] = subprocess.Popen(
+                        ["nsenter", f"--net={netns.path}", *argv],
+                        stdin=stdin,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
         # Two timeouts of 5 s for a thin start (its own, then the full path's),
         # on top of start-ups of a few seconds each in the emulated VM.
         deadline = time.monotonic() + 90
@@ -271,6 +277,8 @@ def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path:
             early[name, 1] + f_err,
         ), name
         assert thin_.returncode != 0, (name, early[name, 0])
+    # Neither restore sent its command: each gave up before it had a handle.
+    assert "10.2.2.2" not in netns.ipvsadm_out("-Sn")
 
 
 # --- a reply the kernel never sends -------------------------------------------

@@ -81,7 +81,9 @@ def restore(
             stdin = sys.stdin.buffer
         if stdin.isatty():  # typed input runs line by line (restore.py)
             return None, None
-        batch = thin.RestoreBatch(netns)
+        # (guarded: an IPVS that stalls before anything is sent leaves the
+        # restore to the full path from the start, which reports the stall)
+        batch = thin.guarded(thin.RestoreBatch, netns)
     except Exception:  # noqa: BLE001 - any failure: the full path runs and reports it
         return None, None
     if version_of(batch.version) < MIN_VERSION:
