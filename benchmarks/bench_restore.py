@@ -260,6 +260,12 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), kernel {platform.release()}, Python {py}"
 
 
+# The interpreter's start-up as the programs are run (_in: GNU time, then
+# nsenter, then the program), which the restore target adds to the floor:
+# the two wrappers' own exec cost is the harness's, not the program's.
+HARNESSED_START = "python -c pass (as programs run: time, nsenter)"
+
+
 def startup() -> dict[str, float]:
     def best(argv: list[str]) -> float:
         times = []
@@ -269,8 +275,15 @@ def startup() -> dict[str, float]:
             times.append(time.perf_counter() - t)
         return min(times)
 
+    ns = f"start-{os.getpid()}"
+    add_netns(ns)
+    try:
+        harnessed = min(_in(ns, [PY, "-c", "pass"])[0] for _ in range(3))
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
     return {
         "python -c pass": best([PY, "-c", "pass"]),
+        HARNESSED_START: harnessed,
         "python -c 'import pyipvs.batch'": best([PY, "-c", "import pyipvs.batch"]),
         "pyipvsadm -v": best([PY, "-m", "pyipvs.cli.ipvsadm", "-v"]),
         "ipvsadm -v": best(["ipvsadm", "-v"]),
@@ -305,12 +318,13 @@ def report(results: dict[str, list[Result]], starts: dict[str, float], reps: int
                 else f"| {r.name} | {b:.3f} s | | | | | | | | |"
             )
         if fl and "pyipvsadm -R" in by:
-            start = starts["python -c pass"]
+            start = starts[HARNESSED_START]
             got = by["pyipvsadm -R"].best
             out.append("")
             out.append(
                 f"Target: pyipvsadm -R {got:.2f} s against 1.3 x (floor {fl:.2f} s + "
-                f"interpreter start {start:.2f} s) = {1.3 * (fl + start):.2f} s: "
+                f"interpreter start {start:.2f} s, run as the program is) = "
+                f"{1.3 * (fl + start):.2f} s: "
                 f"{got / (fl + start):.2f}x, {'met' if got <= 1.3 * (fl + start) else 'NOT met'}"
             )
     out.append("")

@@ -13,12 +13,11 @@ from pyipvs._native.convert import (
     _c_key,
     _c_service,
     _c_timeouts,
-    _Cache,
     _daemon,
     _info,
-    _server_row,
     _service,
-    _service_row,
+    server_rows,
+    service_rows,
 )
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.errors import Op
@@ -133,10 +132,7 @@ class Handle:
         if out[0] == ffi.NULL:
             return []
         try:
-            rows = _SVC_ROW.iter_unpack(ffi.buffer(out[0], n[0] * _SVC_ROW.size))
-            cache: _Cache = {}
-            op = Op.GET_SERVICES
-            return [_service_row(row, cache, op) for row in rows]
+            return service_rows(ffi.buffer(out[0], n[0] * _SVC_ROW.size)[:], {}, Op.GET_SERVICES)
         finally:
             lib.pyipvs_free(out[0])
 
@@ -147,10 +143,7 @@ class Handle:
         if out[0] == ffi.NULL:
             return []
         try:
-            rows = _DEST_ROW.iter_unpack(ffi.buffer(out[0], n[0] * _DEST_ROW.size))
-            cache: _Cache = {}
-            op = Op.GET_DESTS
-            return [_server_row(row, cache, op) for row in rows]
+            return server_rows(ffi.buffer(out[0], n[0] * _DEST_ROW.size)[:], {}, Op.GET_DESTS)
         finally:
             lib.pyipvs_free(out[0])
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pyipvs._native._core import check
-from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, _Cache, _server_row, _service_row
+from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, server_rows, service_rows
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.model import Family, ServerStatus, ServiceStatus
 
@@ -40,9 +40,7 @@ def replay_services(records: bytes, *, family_id: int, port: int, seq: int) -> l
     if p == ffi.NULL:
         return []
     try:
-        rows = _SVC_ROW.iter_unpack(ffi.buffer(p, n * _SVC_ROW.size))
-        cache: _Cache = {}
-        return [_service_row(row, cache, None) for row in rows]
+        return service_rows(ffi.buffer(p, n * _SVC_ROW.size)[:], {}, None)
     finally:
         lib.pyipvs_free(p)
 
@@ -55,8 +53,6 @@ def replay_servers(
     if p == ffi.NULL:
         return []
     try:
-        rows = _DEST_ROW.iter_unpack(ffi.buffer(p, n * _DEST_ROW.size))
-        cache: _Cache = {}
-        return [_server_row(row, cache, None) for row in rows]
+        return server_rows(ffi.buffer(p, n * _DEST_ROW.size)[:], {}, None)
     finally:
         lib.pyipvs_free(p)

@@ -3,8 +3,8 @@
 The core returns three flat C arrays (services, servers, per-service start
 indices); they are unpacked with the struct layouts of `convert` and freed
 before returning. Servers stay in a private copy of the core's array and become model
-objects per service on first access (`LazyServers`): one `iter_unpack` row
-and the objects per server, and only for the services a caller looks at.
+objects per service on first access (`LazyServers`, by convert.server_rows),
+and only for the services a caller looks at.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pyipvs._native.convert import (
     _DEST_ROW,
     _SVC_ROW,
     _Cache,
-    _server_row,
-    _service_key,
-    _service_row,
+    server_rows,
+    service_keys,
+    service_rows,
 )
 from pyipvs._native.handle import Handle
 from pyipvs._pyipvs_cffi import ffi, lib
@@ -54,9 +54,7 @@ class LazyServers(Mapping[ServiceKey, tuple[ServerStatus, ...]]):
             return got
         i = self._index[key]  # KeyError for a service not in the table
         lo, hi = self._starts[i] * _DEST_ROW.size, self._starts[i + 1] * _DEST_ROW.size
-        rows = _DEST_ROW.iter_unpack(memoryview(self._raw)[lo:hi])
-        cache = self._cache
-        got = tuple([_server_row(r, cache, Op.GET_DESTS) for r in rows])
+        got = tuple(server_rows(self._raw[lo:hi], self._cache, Op.GET_DESTS))
         self._done[key] = got
         return got
 
@@ -119,8 +117,8 @@ def read_table(h: Handle, retries: int, cache: _Cache | None = None) -> TableRea
         cache = _fit({} if cache is None else cache, ns + nd)
         services: tuple[ServiceStatus, ...] = ()
         if ns:
-            svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
-            services = tuple([_service_row(r, cache, Op.GET_SERVICES) for r in svc_rows])
+            raw_svc = ffi.buffer(t.services, ns * _SVC_ROW.size)[:]
+            services = tuple(service_rows(raw_svc, cache, Op.GET_SERVICES))
         raw = bytes(ffi.buffer(t.dests, nd * _DEST_ROW.size)) if nd else b""
         starts = ffi.unpack(t.dest_start, ns + 1) if ns else [0]
         keys = tuple([s.service.key for s in services])
@@ -180,8 +178,8 @@ def read_counters(h: Handle, retries: int, cache: _Cache | None = None) -> Count
         keys: tuple[ServiceKey, ...] = ()
         if ns:
             cache = _fit({} if cache is None else cache, ns + nd)
-            rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, ns * _SVC_ROW.size))
-            keys = tuple([_service_key(r, cache, Op.GET_SERVICES) for r in rows])
+            raw_svc = ffi.buffer(t.services, ns * _SVC_ROW.size)[:]
+            keys = tuple(service_keys(raw_svc, cache, Op.GET_SERVICES))
         start = bytes(ffi.buffer(t.dest_start, (ns + 1) * 4)) if ns else bytes(4)
         return CounterColumns(keys, bytes(svc), bytes(dst), bytes(conns), bytes(ids), start,
                               int(t.attempts))  # fmt: skip
@@ -209,11 +207,8 @@ def table_text(t: Any, mode: int) -> bytes:
     if rc == -errno.EINVAL:
         # A value the model has no member for: decoding says which, as the
         # model-object listing would have.
-        svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, t.nservices * _SVC_ROW.size))
-        for r in svc_rows:
-            _service_row(r, {}, Op.GET_SERVICES)
-        for r in _DEST_ROW.iter_unpack(ffi.buffer(t.dests, t.ndests * _DEST_ROW.size)):
-            _server_row(r, {}, Op.GET_DESTS)
+        service_rows(ffi.buffer(t.services, t.nservices * _SVC_ROW.size)[:], {}, Op.GET_SERVICES)
+        server_rows(ffi.buffer(t.dests, t.ndests * _DEST_ROW.size)[:], {}, Op.GET_DESTS)
     check(rc, Op.GET_SERVICES)
     try:
         return bytes(ffi.buffer(out[0], n[0])) if n[0] else b""

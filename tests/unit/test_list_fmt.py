@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pyipvs import _native
-from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, _server_row, _service_row
+from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, server_rows, service_rows
 from pyipvs._pyipvs_cffi import ffi
 from pyipvs.errors import IPVSError
 from pyipvs.format import ListFormat, save_lines, service_lines
@@ -136,13 +136,11 @@ class Python:
 
     def __init__(self, tb: Table) -> None:
         t = tb.t
-        svc_rows = _SVC_ROW.iter_unpack(ffi.buffer(t.services, t.nservices * _SVC_ROW.size))
-        services = [_service_row(r, {}, None) for r in svc_rows]
-        rows = list(_DEST_ROW.iter_unpack(ffi.buffer(t.dests, t.ndests * _DEST_ROW.size)))
-        start = ffi.unpack(t.dest_start, t.nservices + 1)
+        services = service_rows(ffi.buffer(t.services, t.nservices * _SVC_ROW.size)[:], {}, None)
+        dests = ffi.buffer(t.dests, t.ndests * _DEST_ROW.size)[:]
+        start = [i * _DEST_ROW.size for i in ffi.unpack(t.dest_start, t.nservices + 1)]
         servers = [
-            [_server_row(r, {}, None) for r in rows[start[i] : start[i + 1]]]
-            for i in range(len(services))
+            server_rows(dests[start[i] : start[i + 1]], {}, None) for i in range(len(services))
         ]
         self.kernel = list(zip(services, servers))
         by_id = {id(s): ds for s, ds in self.kernel}  # duplicates may compare equal

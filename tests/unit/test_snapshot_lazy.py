@@ -75,7 +75,7 @@ def test_the_memo_is_emptied_when_it_outgrows_the_table() -> None:
 
 
 def test_the_counters_view_keys_match_the_snapshot_keys() -> None:
-    from pyipvs._native.convert import _SVC_ROW, _service_key, _service_row
+    from pyipvs._native.convert import _SVC_ROW, service_keys, service_rows
 
     rows = [
         _SVC_ROW.pack(
@@ -86,11 +86,41 @@ def test_the_counters_view_keys_match_the_snapshot_keys() -> None:
     ]
     memo: dict[object, object] = {}
     for raw in rows:
-        row = _SVC_ROW.unpack(raw)
-        assert _service_key(row, {}, None) == _service_row(row, {}, None).service.key
-        assert _service_key(row, memo, None) is _service_row(row, memo, None).service.key
-    assert [_service_key(_SVC_ROW.unpack(r), {}, None) for r in rows] == [
+        assert service_keys(raw, {}, None) == [service_rows(raw, {}, None)[0].service.key]
+        assert service_keys(raw, memo, None)[0] is service_rows(raw, memo, None)[0].service.key
+    assert service_keys(b"".join(rows), {}, None) == [
         A,
         ServiceKey.udp("::1", 53),
         ServiceKey.fw(7),
     ]
+
+
+def test_rows_decode_every_field_and_memoise_only_settings() -> None:
+    # Rows are read as settings (bytes: the memo's key), then connection
+    # counts and counters: distinct values in every place show that each
+    # lands in its field, and rows that differ only in counts share the
+    # model object of their settings.
+    from pyipvs._native.convert import _DEST_ROW, _SVC_ROW, server_rows, service_rows
+    from pyipvs.model import Forward, Stats
+
+    head = (2, 6, bytes([10, 0, 0, 1]) + bytes(12), 80, 0, b"wlc", b"", 0x9, 300, 0xFFFFFFFF, 0)
+    svc = [_SVC_ROW.pack(*head, *range(1 + k, 11 + k)) for k in (0, 100)]
+    memo: dict[object, object] = {}
+    a, b = service_rows(b"".join(svc), memo, None)
+    assert a.service is b.service and a.raw_flags == b.raw_flags == 0x9
+    assert a.service.scheduler == "wlc" and a.service.timeout == 300
+    assert (a.stats, b.stats) == (Stats(*range(1, 11)), Stats(*range(101, 111)))
+    conf = (2, bytes([10, 1, 0, 1]) + bytes(12), 8080, 0, 7, 50, 5, 0, 0, 0)
+    dst = [_DEST_ROW.pack(*conf, 11 + k, 12 + k, 13 + k, *range(20 + k, 30 + k)) for k in (0, 100)]
+    c, d = server_rows(b"".join(dst), memo, None)
+    assert c.server is d.server and c.server.forward == Forward.MASQ
+    assert (c.server.port, c.server.weight, c.server.u_threshold, c.server.l_threshold) == (
+        8080,
+        7,
+        50,
+        5,
+    )
+    assert (c.active_conns, c.inact_conns, c.persist_conns) == (11, 12, 13)
+    assert (d.active_conns, d.inact_conns, d.persist_conns) == (111, 112, 113)
+    assert (c.stats, d.stats) == (Stats(*range(20, 30)), Stats(*range(120, 130)))
+    assert service_rows(b"", memo, None) == [] and server_rows(b"", memo, None) == []
