@@ -328,7 +328,10 @@ def report(results: dict[str, list[Result]], starts: dict[str, float], reps: int
                 f"{got / (fl + start):.2f}x, {'met' if got <= 1.3 * (fl + start) else 'NOT met'}"
             )
     out.append("")
-    out.append(f"In-process contestants: best of {reps}, interleaved. Programs: once.")
+    out.append(
+        f"In-process contestants: best of {reps}, interleaved; pyipvsadm -R once in each"
+        " of those rounds; the other programs once."
+    )
     return "\n".join(out) + "\n"
 
 
