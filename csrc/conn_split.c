@@ -63,9 +63,9 @@
  * the start, then as many at split_min, and the ratio of the fastest of
  * each, in percent, at or above which reads walk (WALK_PCT) and at or below
  * which they do not (FLAT_PCT). Measured in the TCG VM on tables of 24,000
- * and 50,000 entries (benchmarks/RESULTS.md, sessions 9 and 10): 3.1-10.5x
+ * and 50,000 entries (benchmarks/RESULTS.md, sessions 9 and 10): 2.6-10.5x
  * on 6.1 and 6.12, 0.6-1.0x on 6.16, varying from boot to boot; a CI run
- * on another machine once saw less than 2.5x on 6.1. So in between the
+ * (session 9's) once saw less than 2.5x on 6.1. So in between the
  * kernel's release decides (release_walks). */
 #define WALK_ROUNDS 2
 #define WALK_READS 4

@@ -14,7 +14,7 @@
 /* Tables smaller than this get no split (the reader, with a thread reading
  * ahead): ~16,000 IPv4 entries, whose quadratic walk costs little next to
  * the helper's probes, and short of which walk_grows cannot tell a walk
- * from noise well (at 1 MiB it sees 3-10x on 6.1 and 6.12, ~1x on 6.16). */
+ * from noise well (at 1 MiB it sees 2.6-10x on 6.1 and 6.12, ~1x on 6.16). */
 #define CONN_SPLIT_MIN_DEFAULT ((size_t)1024 * 1024)
 /* The most text the helper holds for the reader (~500,000 IPv4 entries);
  * past it the reader reads on by itself. */
