@@ -184,6 +184,8 @@ if _SVC_SETTINGS + _SVC_TAIL.size != _SVC_ROW.size or (
     _DEST_SETTINGS + _DEST_TAIL.size != _DEST_ROW.size
 ):
     raise RuntimeError("a service or server row is not its settings and then its counters")
+if len({_SVC_SETTINGS, _DEST_SETTINGS, 16, 17}) != 4:  # the memo's bytes keys, by kind
+    raise RuntimeError("row settings as long as a name: the memo's keys would mix")
 
 # Memo of decoded objects: addresses by (af, raw bytes), names by raw bytes
 # (16 or 17 of them), and the settings of a service or server row (bytes, a
