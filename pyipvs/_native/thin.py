@@ -284,7 +284,10 @@ class RestoreBatch:
                 done.release()
 
         self._pending = (done, box)
-        _thread.start_new_thread(run, ())
+        try:
+            _thread.start_new_thread(run, ())
+        except RuntimeError:  # no thread to be had: send it from this one
+            run()
 
     def wait(self) -> "tuple[bytes, list[int], bytes, int] | None":
         """The outcome of the batch in flight, as `apply` gives it (None:

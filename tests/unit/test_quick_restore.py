@@ -9,6 +9,7 @@ test_restore_batch.py.
 from __future__ import annotations
 
 import io
+import threading
 import time
 from typing import Any
 
@@ -210,3 +211,26 @@ def test_a_failed_send_is_raised_after_it_ends(
     with pytest.raises(OSError, match="stand-in"):
         _run("".join(PLAIN))
     assert kernel._pending is None
+
+
+def test_no_thread_to_be_had_sends_from_the_caller(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failed thread start must not leave a batch "in flight" that nothing
+    # will ever finish (wait() would block for ever): it is sent in place.
+    start = thin._thread.start_new_thread
+
+    def no_thread_to_send(fn: Any, args: Any) -> Any:
+        if "send" in fn.__qualname__:
+            raise RuntimeError("can't start new thread")
+        return start(fn, args)
+
+    monkeypatch.setattr(thin._thread, "start_new_thread", no_thread_to_send)
+    monkeypatch.setattr(quick_restore, "FIRST_BATCH", 2)
+    monkeypatch.setattr(quick_restore, "FLUSH_EVERY", 4)
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(_run("".join(PLAIN))), daemon=True)
+    t.start()
+    t.join(10)
+    assert got == [(0, None)], "the restore hung or failed"
+    assert kernel.sent == [2, 4, 4]
