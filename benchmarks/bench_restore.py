@@ -22,8 +22,10 @@ large, and only ratios taken in the same run mean anything):
   apply_batch  `ipvs.apply_batch(commands)` over prebuilt Command objects
 
 Model objects are the caller's data and are built before any clock starts.
-Programs (ipvsadm -R, pyipvs restore, pyipvsadm -R, pyroute2) run once each
-under nsenter; their wall time includes process start, which is measured too.
+Programs run under GNU time and nsenter: pyipvsadm -R once in each of the
+`--reps` rounds, ipvsadm -R, pyipvs restore and pyroute2 once. Their wall
+time includes process start, which is measured too, also as the programs
+are run (the baseline of the restore target).
 """
 
 from __future__ import annotations
