@@ -687,6 +687,24 @@ void pyipvs_table_records(const struct pyipvs_table *t, struct pyipvs_svc_rec *s
 int pyipvs_restore_records(const char *text, size_t len, struct pyipvs_svc_rec **svcs,
                            size_t *nsvc, struct pyipvs_dest_rec **dests, size_t *ndest,
                            size_t *bad_line);
+/* Append to b the command cmd (PYIPVS_CMD_NEW/SET/DEL_SERVICE with a
+ * pyipvs_svc_rec, PYIPVS_CMD_NEW/SET/DEL_DEST with a pyipvs_dest_rec, len
+ * its size) encoded as the library's batch encodes the service or server the
+ * record describes; a deletion sends the identity. -EINVAL for anything else. */
+int pyipvs_batch_record(struct pyipvs_batch *b, int cmd, const void *rec, size_t len);
+/* Two tables' records of one kind (rec_size bytes each, identity the first
+ * id_size; each identity once per table) compared: the indexes into want of
+ * records whose identity live lacks (added) or whose settings differ
+ * (edited), and into live of records whose identity want lacks (gone),
+ * each in its table's order. Release with pyipvs_records_diff_free (also
+ * after an error, when everything is NULL). */
+struct pyipvs_records_diff {
+    uint32_t *added, *edited, *gone;
+    size_t nadded, nedited, ngone;
+};
+int pyipvs_records_diff(const void *want, size_t nwant, const void *live, size_t nlive,
+                        size_t rec_size, size_t id_size, struct pyipvs_records_diff *out);
+void pyipvs_records_diff_free(struct pyipvs_records_diff *d);
 /* --- end of the reconcile records block --- */
 
 /* CDEF-END */

@@ -166,6 +166,27 @@ static int keyset_find(struct keyset *s, const unsigned char *base, size_t strid
     return 0;
 }
 
+/* The slot value of key (its index + 1), or 0 when absent. */
+static uint32_t keyset_index(const struct keyset *s, const unsigned char *base, size_t stride,
+                             const void *key)
+{
+    return s->cap == 0 ? 0 : s->slot[probe(s, base, stride, key)];
+}
+
+/* A set of the identities (leading id_size bytes) of n records. */
+static int keyset_of(struct keyset *s, const unsigned char *base, size_t n, size_t rec_size)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        int rc = keyset_find(s, base, rec_size, i, base + i * rec_size, 1);
+
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* --- desired table from restore text --- */
 
 struct grow_buf {
@@ -271,4 +292,132 @@ int pyipvs_restore_records(const char *text, size_t len, struct pyipvs_svc_rec *
     *dests = dv.p;
     *ndest = dv.n;
     return 0;
+}
+
+/* --- records back to commands: what the `pyipvs` console script's thin
+ * start sends for a plan, without model objects (pyipvs/_native/thin.py).
+ * The messages are the library batch's for the model objects the records
+ * stand for (pyipvs/_native/convert.py _c_key, _c_service; batch.py's
+ * server commands), byte for byte: tests/unit/test_records_encode.py. --- */
+
+/* A service struct naming id, with what ipvsadm sends beside an identity:
+ * every flag in the mask, the family's full netmask, no scheduler. */
+static void key_struct_of(struct pyipvs_service *s, const struct pyipvs_svc_id *id)
+{
+    memset(s, 0, sizeof(*s));
+    s->af = id->af;
+    if (id->fwmark != 0) {
+        s->protocol = 6;  /* IPPROTO_TCP, as the model keys fwmark services */
+        s->fwmark = id->fwmark;
+    } else {
+        s->protocol = id->protocol;
+        memcpy(s->addr, id->addr, sizeof(s->addr));
+        s->port = id->port;
+    }
+    s->flags_mask = 0xffffffffu;
+    s->netmask = id->af == AF_INET6 ? 128 : 0xffffffffu;
+}
+
+int pyipvs_batch_record(struct pyipvs_batch *b, int cmd, const void *rec, size_t len)
+{
+    struct pyipvs_service s;
+    struct pyipvs_dest d;
+
+    if (rec == NULL)
+        return -EINVAL;
+    switch (cmd) {
+    case PYIPVS_CMD_NEW_SERVICE:
+    case PYIPVS_CMD_SET_SERVICE:
+    case PYIPVS_CMD_DEL_SERVICE: {
+        const struct pyipvs_svc_rec *r = rec;
+
+        if (len != sizeof(*r))
+            return -EINVAL;
+        key_struct_of(&s, &r->id);
+        if (cmd != PYIPVS_CMD_DEL_SERVICE) {
+            name_of(s.sched_name, sizeof(s.sched_name), r->sched_name, sizeof(r->sched_name));
+            name_of(s.pe_name, sizeof(s.pe_name), r->pe_name, sizeof(r->pe_name));
+            s.flags = r->flags;
+            s.timeout = r->timeout;
+            s.netmask = r->netmask;
+        }
+        return pyipvs_batch_service(b, cmd, &s);
+    }
+    case PYIPVS_CMD_NEW_DEST:
+    case PYIPVS_CMD_SET_DEST:
+    case PYIPVS_CMD_DEL_DEST: {
+        const struct pyipvs_dest_rec *r = rec;
+
+        if (len != sizeof(*r) || (r->af != AF_INET && r->af != AF_INET6))
+            return -EINVAL;
+        key_struct_of(&s, &r->svc);
+        memset(&d, 0, sizeof(d));
+        d.af = r->af;
+        memcpy(d.addr, r->addr, sizeof(d.addr));
+        d.port = r->port;
+        d.fwd_method = r->fwd_method;
+        d.weight = r->weight;
+        d.u_threshold = r->u_threshold;
+        d.l_threshold = r->l_threshold;
+        d.tun_type = r->tun_type;
+        d.tun_port = r->tun_port;
+        d.tun_flags = r->tun_flags;
+        return pyipvs_batch_dest(b, cmd, &s, &d);
+    }
+    default:
+        return -EINVAL;
+    }
+}
+
+/* --- two tables compared: which records differ (the planner's set
+ * operations, pyipvs/reconcile/delta.py `diff`, done in C for the thin
+ * start, which then looks at only those) --- */
+
+void pyipvs_records_diff_free(struct pyipvs_records_diff *d)
+{
+    free(d->added);
+    free(d->edited);
+    free(d->gone);
+    memset(d, 0, sizeof(*d));
+}
+
+int pyipvs_records_diff(const void *want, size_t nwant, const void *live, size_t nlive,
+                        size_t rec_size, size_t id_size, struct pyipvs_records_diff *out)
+{
+    const unsigned char *w = want, *l = live;
+    struct keyset wset = {NULL, 0, 0, id_size}, lset = {NULL, 0, 0, id_size};
+    size_t i;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (id_size == 0 || id_size > rec_size || nwant > UINT32_MAX || nlive > UINT32_MAX)
+        return -EINVAL;
+    out->added = malloc((nwant ? nwant : 1) * sizeof(uint32_t));
+    out->edited = malloc((nwant ? nwant : 1) * sizeof(uint32_t));
+    out->gone = malloc((nlive ? nlive : 1) * sizeof(uint32_t));
+    rc = out->added && out->edited && out->gone ? 0 : -ENOMEM;
+    if (rc == 0)
+        rc = keyset_of(&wset, w, nwant, rec_size);
+    if (rc == 0)
+        rc = keyset_of(&lset, l, nlive, rec_size);
+    if (rc == 0) {
+        for (i = 0; i < nwant; i++) {
+            const unsigned char *r = w + i * rec_size;
+            uint32_t at = keyset_index(&lset, l, rec_size, r);
+
+            if (at == 0)
+                out->added[out->nadded++] = (uint32_t)i;
+            else if (memcmp(r + id_size, l + (size_t)(at - 1) * rec_size + id_size,
+                            rec_size - id_size) != 0)
+                out->edited[out->nedited++] = (uint32_t)i;
+        }
+        for (i = 0; i < nlive; i++)
+            if (keyset_index(&wset, w, rec_size, l + i * rec_size) == 0)
+                out->gone[out->ngone++] = (uint32_t)i;
+    }
+    free(wset.slot);
+    free(lset.slot);
+    if (rc < 0)
+        pyipvs_records_diff_free(out);
+    return rc;
 }

@@ -184,6 +184,9 @@ class _Lib:
     # int(*)(struct pyipvs_batch * *)
     def pyipvs_batch_new(self, _0: Any, /) -> int: ...
 
+    # int(*)(struct pyipvs_batch *, int, void *, size_t)
+    def pyipvs_batch_record(self, _0: Any, _1: int, _2: Any, _3: int, /) -> int: ...
+
     # int(*)(struct pyipvs_batch *, size_t, size_t)
     def pyipvs_batch_reset(self, _0: Any, _1: int, _2: int, /) -> int: ...
 
@@ -344,6 +347,14 @@ class _Lib:
 
     # int(*)(int, char *, char * *, size_t *)
     def pyipvs_procstat_read(self, _0: int, _1: Any, _2: Any, _3: Any, /) -> int: ...
+
+    # int(*)(void *, size_t, void *, size_t, size_t, size_t, struct pyipvs_records_diff *)
+    def pyipvs_records_diff(
+        self, _0: Any, _1: int, _2: Any, _3: int, _4: int, _5: int, _6: Any, /
+    ) -> int: ...
+
+    # void(*)(struct pyipvs_records_diff *)
+    def pyipvs_records_diff_free(self, _0: Any, /) -> None: ...
 
     # int(*)(int, void *, size_t, uint16_t, uint32_t, uint32_t, uint16_t, void * *, size_t
     #   *)

@@ -1,8 +1,8 @@
 """What the thin starts of pyipvsadm and pyipvs ask of the core (bridge
 layer): the IPVS version, the whole table as numeric listing text, the
-connection table as `-Lnc` text, `-R`'s plain lines applied, and whether
-the live table is the one a save file describes, with nothing imported but
-the compiled module.
+connection table as `-Lnc` text and `-R`'s plain lines applied, with
+nothing imported but the compiled module; thin_records.py adds what `pyipvs
+apply FILE` and `diff FILE` ask, over the guard and handles here.
 
 The thin starts (pyipvs/cli/ipvsadm/quick.py, pyipvs/cli/quick_pyipvs.py)
 exist to skip the model, the errors, dataclasses and enum, which _core
@@ -15,7 +15,8 @@ conn.ConnReader.listing, restore_batch.py's batches, records.py); every C
 object is freed before a call returns, except the connection reader and
 the restore batch, which `ConnText` and `RestoreBatch` own. `-R` cannot
 start again: there the thin start hands over what it began
-(quick_restore.py).
+(quick_restore.py). An apply can: the full path reads the table again and
+plans what is still to do.
 """
 
 import _thread
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from typing import TypeVar
 
     T = TypeVar("T")
+    #: A batch's states and errnos, its command bytes, a transport errno.
+    Outcome = tuple[bytes, list[int], bytes, int]
 
 TIMEOUT_MS = 5000  # pyipvs.IPVS's default timeout
 RETRIES = 5  # pyipvs.listing_native.DEFAULT_RETRIES
@@ -37,8 +40,6 @@ CONN_BLOCK = 1 << 20  # conn.ConnReader.listing's block
 RESTORE_END: int = lib.PYIPVS_RESTORE_END
 RESTORE_SLOW: int = lib.PYIPVS_RESTORE_SLOW
 RESTORE_FULL: int = lib.PYIPVS_RESTORE_FULL
-_SVC_REC = ffi.sizeof("struct pyipvs_svc_rec")
-_DEST_REC = ffi.sizeof("struct pyipvs_dest_rec")
 
 #: pyipvs_table_format's mode bits, by ipvsadm's long option name.
 LIST_OPTION_MODES: dict[str, int] = {
@@ -96,7 +97,15 @@ def guarded(fn: "Callable[..., T]", *args: object) -> "T":
     TIMEOUT_MS, the call is abandoned (it sends nothing more) and an
     OSError(ETIMEDOUT) raised, which hands the command to the full path:
     that meets the same stall and reports it as it reports its own. The
-    exchanges guarded are reads, so starting again changes nothing."""
+    exchanges guarded are reads, which starting again cannot change, and
+    an apply's changes, which the full path plans again from a new read."""
+    return start_guarded(fn, *args)()
+
+
+def start_guarded(fn: "Callable[..., T]", *args: object) -> "Callable[[], T]":
+    """`guarded(fn, *args)` in two halves: fn starts now, and the function
+    returned waits for it (watching it as `guarded` does), so this thread
+    can do other work in between."""
     watch = _Watch()
     done = _thread.allocate_lock()
     done.acquire()
@@ -111,15 +120,18 @@ def guarded(fn: "Callable[..., T]", *args: object) -> "T":
         finally:
             done.release()
 
+    def wait() -> "T":
+        while not done.acquire(timeout=TIMEOUT_MS / 4000):
+            if watch.busy_ms() > TIMEOUT_MS:
+                watch.abandon()
+                raise OSError(errno.ETIMEDOUT, "IPVS did not answer in time")
+        got = box[0]
+        if isinstance(got, BaseException):
+            raise got
+        return got  # type: ignore[return-value]
+
     _thread.start_new_thread(run, ())
-    while not done.acquire(timeout=TIMEOUT_MS / 4000):
-        if watch.busy_ms() > TIMEOUT_MS:
-            watch.abandon()
-            raise OSError(errno.ETIMEDOUT, "IPVS did not answer in time")
-    got = box[0]
-    if isinstance(got, BaseException):
-        raise got
-    return got  # type: ignore[return-value]
+    return wait
 
 
 def _handle(netns: str | None = None) -> object:
@@ -257,7 +269,7 @@ class RestoreBatch:
         rc = lib.pyipvs_restore_scan(self._b, data, len(data), max_cmds, ffi.NULL, st)
         return int(st.pos), (RESTORE_SLOW if rc < 0 else int(st.stop))
 
-    def apply(self) -> "tuple[bytes, list[int], bytes, int] | None":
+    def apply(self) -> "Outcome | None":
         """Send every command, then start an empty batch. None when all of
         them succeeded; else every command's state and errno, the command
         bytes and the errno of a transport failure (0: none), as
@@ -289,7 +301,7 @@ class RestoreBatch:
         except RuntimeError:  # no thread to be had: send it from this one
             run()
 
-    def wait(self) -> "tuple[bytes, list[int], bytes, int] | None":
+    def wait(self) -> "Outcome | None":
         """The outcome of the batch in flight, as `apply` gives it (None:
         all succeeded, or none was in flight)."""
         if self._pending is None:
@@ -310,81 +322,25 @@ class RestoreBatch:
             self._b = self._new()
         return b, n
 
-    def _apply(self, b: object, n: int) -> "tuple[bytes, list[int], bytes, int] | None":
+    def _apply(self, b: object, n: int) -> "Outcome | None":
         """Send batch b's n commands (the kernel's part: tests stand in here)."""
-        o = ffi.new("struct pyipvs_batch_opts *")
-        r = ffi.new("struct pyipvs_batch_report *")
-        rc = lib.pyipvs_batch_apply(self._h, b, 0, n, o, r)
-        states, errs, cmds = (
-            ffi.new("uint8_t[]", n),
-            ffi.new("int32_t[]", n),
-            ffi.new("uint8_t[]", n),
-        )
-        _ok(lib.pyipvs_batch_results(b, 0, n, states, errs, cmds))
-        ffi.release(b)
-        self.last_cmd = int(cmds[n - 1])
-        if rc == 0 and r.failed == 0 and r.unknown == 0:
-            return None
-        return ffi.buffer(states, n)[:], ffi.unpack(errs, n), ffi.buffer(cmds, n)[:], -rc
+        got, self.last_cmd = send_batch(self._h, b, n)
+        return got
 
 
-def _records(p: object, n: int, size: int) -> "set[bytes]":
-    data = ffi.buffer(p, n * size)[:] if n else b""
-    return {data[i : i + size] for i in range(0, len(data), size)}
-
-
-def text_records(text: bytes) -> "tuple[set[bytes], set[bytes]] | None":
-    """The table that save-format text builds, as sets of service and server
-    records (csrc/records.c: what `pyipvs apply` plans with); None when the
-    text needs the full parser."""
-    svcs, dests = ffi.new("struct pyipvs_svc_rec **"), ffi.new("struct pyipvs_dest_rec **")
-    ns, nd, bad = ffi.new("size_t *"), ffi.new("size_t *"), ffi.new("size_t *")
-    rc = lib.pyipvs_restore_records(text, len(text), svcs, ns, dests, nd, bad)
-    _ok(rc)
-    if rc == 1:
-        return None
-    try:
-        return _records(svcs[0], ns[0], _SVC_REC), _records(dests[0], nd[0], _DEST_REC)
-    finally:
-        lib.pyipvs_free(svcs[0])
-        lib.pyipvs_free(dests[0])
-
-
-def live_records(netns: str | None = None) -> "tuple[set[bytes], set[bytes]]":
-    """The live table of the namespace at path netns (None: this process's),
-    read consistently, as sets of service and server records (a table that
-    kept changing raises; a stalled kernel raises OSError(ETIMEDOUT) after
-    TIMEOUT_MS, guarded)."""
-    return guarded(_live_records, netns)
-
-
-def _live_records(netns: str | None) -> "tuple[set[bytes], set[bytes]]":
-    h = _handle(netns)
-    try:
-        table = ffi.new("struct pyipvs_table **")
-        _ok(lib.pyipvs_table_read(h, RETRIES, table))
-    finally:
-        _close(h)
-    t = table[0]
-    try:
-        n_svc, n_dest = int(t.nservices), int(t.ndests)
-        svcs = ffi.new("struct pyipvs_svc_rec[]", max(n_svc, 1))
-        dests = ffi.new("struct pyipvs_dest_rec[]", max(n_dest, 1))
-        lib.pyipvs_table_records(t, svcs, dests)
-    finally:
-        lib.pyipvs_table_free(t)
-    return _records(svcs, n_svc, _SVC_REC), _records(dests, n_dest, _DEST_REC)
-
-
-def table_unchanged(text: bytes, netns: str | None = None) -> "tuple[int, int] | None":
-    """The numbers of services and servers when the live table (of the
-    namespace at path netns; None: this process's) is exactly
-    the one the save-format text builds, compared as the records `pyipvs
-    apply` plans with (sets: the planner's dicts of identity to settings
-    hold the same, and a live table has each identity once); None when
-    they differ or the text needs the full parser."""
-    want = text_records(text)
-    if want is None:
-        return None
-    live = live_records(netns)
-    return (len(live[0]), len(live[1])) if live == want else None
+def send_batch(h: object, b: object, n: int) -> "tuple[Outcome | None, int]":
+    """Send batch b's n commands over handle h as the library's batch does
+    without flags, and free b: the outcome (None when every command
+    succeeded; else every command's state and errno, the command bytes and
+    the errno of a transport failure, 0 if none), and the last command's
+    byte."""
+    o = ffi.new("struct pyipvs_batch_opts *")
+    r = ffi.new("struct pyipvs_batch_report *")
+    rc = lib.pyipvs_batch_apply(h, b, 0, n, o, r)
+    states, errs, cmds = ffi.new("uint8_t[]", n), ffi.new("int32_t[]", n), ffi.new("uint8_t[]", n)
+    _ok(lib.pyipvs_batch_results(b, 0, n, states, errs, cmds))
+    ffi.release(b)
+    last = int(cmds[n - 1])
+    if rc == 0 and r.failed == 0 and r.unknown == 0:
+        return None, last
+    return (ffi.buffer(states, n)[:], ffi.unpack(errs, n), ffi.buffer(cmds, n)[:], -rc), last

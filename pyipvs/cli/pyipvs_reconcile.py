@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from ..errors import IPVSError, IPVSValueError
 from ..ipvs import IPVS
@@ -33,6 +33,9 @@ from ..reconcile import (
 )
 from ..reconcile.formats import FORMATS
 from ..reconcile.records import RecordSide, plan_for, prepare, prepare_file
+
+if TYPE_CHECKING:
+    from ..reconcile.apply import ApplyResult  # the batch engine: loaded only to apply
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -168,24 +171,33 @@ def cmd_apply(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
             result = apply_plan(ipvs, plan, atomic=args.atomic, sleep=wait)
     except (IPVSError, IPVSValueError, OSError) as e:
         return _fail(prog, e, stderr)
+    return report(prog, plan, result, t1 - t0, args.json, args.verbose, stdout, stderr)
+
+
+def report(
+    prog: str, plan: Plan, result: ApplyResult, plan_seconds: float, as_json: bool,
+    verbose: bool, stdout: IO[str], stderr: IO[str],
+) -> int:  # fmt: skip
+    """Print what an apply did (the console script's thin start prints a
+    failed apply with it too); its exit status."""
     for c, r in result.failures:
         stderr.write(f"{prog}: failed: {change_line(c)}: {r.message}\n")
     if result.rolled_back:
         stderr.write(f"{prog}: the table was rolled back to its state before the apply\n")
     if result.stopped:
         stderr.write(f"{prog}: the deletions after the drain were not sent\n")
-    if args.json:
+    if as_json:
         doc = result_json(result)
-        doc["read_and_plan_seconds"] = round(t1 - t0, 6)
+        doc["read_and_plan_seconds"] = round(plan_seconds, 6)
         _write_json(doc, stdout)
         return 0 if result.ok else 1
-    if args.verbose:
+    if verbose:
         for line in plan_lines(plan):
             stdout.write(line + "\n")
     state = "applied" if result.ok else "failed"
     stdout.write(
         f"{prog}: {state}: {summary(plan, result.applied())} "
-        f"(read and plan {t1 - t0:.3f} s, apply {result.seconds:.3f} s)\n"
+        f"(read and plan {plan_seconds:.3f} s, apply {result.seconds:.3f} s)\n"
     )
     return 0 if result.ok else 1
 

@@ -94,7 +94,20 @@ def _run(
         result = b.apply(progress)
     finally:
         b.close()
-    return result, [(changes[r.index], r) for r in result.failures]
+    return result, _failures(changes, result)
+
+
+def _failures(changes: Sequence[Change], result: BatchResult) -> list[tuple[Change, CommandResult]]:
+    return [(changes[r.index], r) for r in result.failures]
+
+
+def sent_result(plan: Plan, result: BatchResult, seconds: float) -> ApplyResult:
+    """What an apply did whose plan, without a drain, was sent as one batch
+    by other means (the `pyipvs` console script's thin start sends it as
+    records): `result` holds one result per change, in the plan's order."""
+    if len(result) != len(plan.changes) or plan.after_drain:
+        raise ValueError("the result is not one batch of this plan's changes")
+    return ApplyResult(plan, (result,), tuple(_failures(plan.changes, result)), seconds=seconds)
 
 
 def apply_plan(

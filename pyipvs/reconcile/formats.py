@@ -22,15 +22,23 @@ def format_of_name(name: str) -> str:
 def sniff(text: str) -> str:
     """The format of `text`: JSON if it starts with { or [, the save format
     if its first line starts with an ipvsadm switch, else YAML."""
-    for line in text.splitlines():
-        s = line.strip()
-        if not s or s.startswith("#"):
-            continue
-        if s[0] in "{[":
-            return "json"
-        if s.startswith("ipvsadm") or (s[0] == "-" and len(s) > 1 and s[1] != " "):
-            return "save"
-        return "yaml"
+    # Line by line as str.splitlines() splits, without splitting the whole
+    # text: only the first line that is not blank or a comment counts.
+    pos, end = 0, len(text)
+    while pos < end:
+        stop = text.find("\n", pos)
+        if stop < 0:
+            stop = end
+        for line in text[pos:stop].splitlines():
+            s = line.strip()
+            if not s or s.startswith("#"):
+                continue
+            if s[0] in "{[":
+                return "json"
+            if s.startswith("ipvsadm") or (s[0] == "-" and len(s) > 1 and s[1] != " "):
+                return "save"
+            return "yaml"
+        pos = stop + 1
     return "save"  # nothing but blanks and comments: an empty table
 
 

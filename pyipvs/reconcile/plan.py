@@ -39,6 +39,16 @@ from typing import Any, TypeAlias
 
 from pyipvs.model import Server, Service, ServiceKey
 
+from .delta import (
+    ADD_SERVER,
+    ADD_SERVICE,
+    DELETE_SERVER,
+    DELETE_SERVICE,
+    EDIT_SERVER,
+    EDIT_SERVICE,
+    delta,
+    diff,
+)
 from .table import Table
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -55,6 +65,13 @@ class Action(str, enum.Enum):
     DELETE_SERVER = "delete-server"
     DELETE_SERVICE = "delete-service"
 
+
+# delta.py names the actions for the thin start, which cannot load enum.
+if {a.value for a in Action} != {
+    ADD_SERVICE, EDIT_SERVICE, ADD_SERVER, EDIT_SERVER, "drain-server", DELETE_SERVER,
+    DELETE_SERVICE,
+}:  # fmt: skip
+    raise RuntimeError("pyipvs.reconcile.delta's actions differ from Action")
 
 _SERVICE_ACTIONS = (Action.ADD_SERVICE, Action.EDIT_SERVICE, Action.DELETE_SERVICE)
 
@@ -289,72 +306,34 @@ def plan_sides(live: Side, want: Side, scope: Scope | None = None, *, drain: flo
         lsv, lsr = _in_scope(
             live, lambda k: selects(live.key(k)) and (not listed or k in want.services)
         )
-    of = want.service_of
-    added = [k for k in wsv if k not in lsv]
-    added_set = set(added)
-    edited = [k for k, v in wsv.items() if k in lsv and lsv[k] != v]
-    removed = [k for k in lsv if k not in wsv]
-    removed_set = set(removed)
-    # Whole tables compared at C speed: what differs in either direction.
-    new_pairs = wsr.items() - lsr.items()
-    old_pairs = lsr.items() - wsr.items()
-    with_service: dict[Ident, list[Ident]] = {k: [] for k in added}
-    new_servers: list[Ident] = []
-    edited_servers: list[Ident] = []
-    for k, _ in new_pairs:
-        svc = of(k)
-        if svc in added_set:
-            with_service[svc].append(k)
-        elif k in lsr:
-            edited_servers.append(k)
-        else:
-            new_servers.append(k)
-    gone = [k for k, _ in old_pairs if k not in wsr and of(k) not in removed_set]
-    if new_pairs:
-        # desired order (the order make_plan has always used)
-        wpos = {k: i for i, k in enumerate(wsr)}
-        for group in (new_servers, edited_servers, *with_service.values()):
-            group.sort(key=wpos.__getitem__)
-    if gone:
-        # by desired service, then in the kernel's order within it
-        spos = {k: i for i, k in enumerate(wsv)}
-        lpos = {k: i for i, k in enumerate(lsr)}
-        gone.sort(key=lambda k: (spos[of(k)], lpos[k]))
-
-    key = want.key
-    changes: list[Change] = []
-    for k in added:
-        skey = key(k)
-        changes.append(Change(Action.ADD_SERVICE, skey, want.service(k)))
-        changes.extend(Change(Action.ADD_SERVER, skey, want.server(d)) for d in with_service[k])
-    changes += [
-        Change(Action.EDIT_SERVICE, key(k), want.service(k), live.service(k)) for k in edited
-    ]
-    changes += [Change(Action.ADD_SERVER, key(of(d)), want.server(d)) for d in new_servers]
-    changes += [
-        Change(Action.EDIT_SERVER, key(of(d)), want.server(d), live.server(d))
-        for d in edited_servers
-    ]
+    d = delta(diff(lsv, wsv), diff(lsr, wsr), wsv, want.service_of)
+    of, key = want.service_of, want.key
+    made: dict[str, Callable[[Ident], Change]] = {
+        ADD_SERVICE: lambda k: Change(Action.ADD_SERVICE, key(k), want.service(k)),
+        ADD_SERVER: lambda k: Change(Action.ADD_SERVER, key(of(k)), want.server(k)),
+        EDIT_SERVICE: lambda k: Change(
+            Action.EDIT_SERVICE, key(k), want.service(k), live.service(k)
+        ),
+        EDIT_SERVER: lambda k: Change(
+            Action.EDIT_SERVER, key(of(k)), want.server(k), live.server(k)
+        ),
+    }
+    changes = [made[a](k) for a, k in d.additions()]
     later = drain > 0
     if later:
-        targets = [*gone, *(d for d in lsr if of(d) in removed_set)] if removed else gone
-        for d in targets:
-            s = live.server(d)
+        removed = set(d.removed)
+        targets = [*d.gone, *(k for k in lsr if of(k) in removed)] if removed else d.gone
+        for k in targets:
+            s = live.server(k)
             if s.weight != 0:
                 changes.append(
-                    Change(Action.DRAIN_SERVER, key(of(d)), dataclasses.replace(s, weight=0), s)
+                    Change(Action.DRAIN_SERVER, key(of(k)), dataclasses.replace(s, weight=0), s)
                 )
-    changes += [Change(Action.DELETE_SERVER, key(of(d)), None, live.server(d), later) for d in gone]
-    changes += [
-        Change(Action.DELETE_SERVICE, key(k), None, live.service(k), later) for k in removed
-    ]
-    in_added = sum(len(g) for g in with_service.values())
+    for a, k in d.deletions():
+        if a == DELETE_SERVER:
+            changes.append(Change(Action.DELETE_SERVER, key(of(k)), None, live.server(k), later))
+        else:
+            changes.append(Change(Action.DELETE_SERVICE, key(k), None, live.service(k), later))
+    services, servers = d.unchanged(len(wsv), len(wsr))
     skipped = sum(want.same.get(k, 0) for k in wsv) if want.same else 0
-    return Plan(
-        tuple(changes),
-        drain,
-        scope,
-        len(wsv) - len(added) - len(edited),
-        len(wsr) + skipped - in_added - len(new_servers) - len(edited_servers),
-        ignored,
-    )
+    return Plan(tuple(changes), drain, scope, services, servers + skipped, ignored)

@@ -238,6 +238,9 @@ def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path:
     rules = f"{tmp_path}/ipvs.rules"
     with open(rules, "w") as f:
         f.write(netns.ipvsadm_out("-Sn"))
+    changed = f"{tmp_path}/changed.rules"  # an apply with something to do
+    with open(changed, "w") as f:
+        f.write(netns.ipvsadm_out("-Sn") + "-A -t 10.3.3.3:80 -s rr\n")
     restore = f"{tmp_path}/restore"  # (the thin -R takes input that is not a terminal)
     with open(restore, "w") as f:
         f.write("-A -t 10.2.2.2:80 -s rr\n")
@@ -247,6 +250,7 @@ def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path:
         "-Sn": ([adm, "-Sn"], [py, "-c", _FULL_PYIPVSADM, "-Sn"]),
         "-Lnc": ([adm, "-Lnc"], [py, "-c", _FULL_PYIPVSADM, "-Lnc"]),
         "diff": ([cli, "diff", rules], [py, "-c", _FULL_PYIPVS, "diff", rules]),
+        "apply": ([cli, "apply", changed], [py, "-c", _FULL_PYIPVS, "apply", changed]),
         "-R": ([adm, "-R"], [py, "-c", _FULL_PYIPVSADM, "-R"]),
     }
     procs: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
@@ -277,8 +281,9 @@ def test_stalled_thin_starts_say_what_the_full_path_says(netns: Netns, tmp_path:
             early[name, 1] + f_err,
         ), name
         assert thin_.returncode != 0, (name, early[name, 0])
-    # Neither restore sent its command: each gave up before it had a handle.
-    assert "10.2.2.2" not in netns.ipvsadm_out("-Sn")
+    # Neither restore nor apply sent its command: each gave up before.
+    table = netns.ipvsadm_out("-Sn")
+    assert "10.2.2.2" not in table and "10.3.3.3" not in table
 
 
 # --- a reply the kernel never sends -------------------------------------------

@@ -7,6 +7,7 @@ services)."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import errno
 import io
@@ -19,7 +20,7 @@ import sys
 from conftest import Netns, console_script
 from reconcile_gen import mutate, random_server, random_service, random_table, save_text
 
-from pyipvs._native import thin
+from pyipvs._native import thin_records
 from pyipvs.cli.pyipvs import main
 from pyipvs.ipvs import IPVS
 from pyipvs.model import Server, Service, ServiceFlag, ServiceKey
@@ -99,11 +100,13 @@ def test_records_path_plans_as_the_model_path_and_converges(netns: Netns) -> Non
             )
             # The thin start's verdict (records of the file against the
             # kernel's, as sets) is the planner's, before and after.
-            assert (thin.table_unchanged(text.encode(), netns.path) is None) == bool(plan), seed
+            assert (thin_records.table_unchanged(text.encode(), netns.path) is None) == bool(
+                plan
+            ), seed
             assert ipvs.apply(plan).ok, seed
             assert netns.ipvsadm_out("-Sn") == text, seed
             sizes = (len(desired), desired.server_count())
-            assert thin.table_unchanged(text.encode(), netns.path) == sizes, seed
+            assert thin_records.table_unchanged(text.encode(), netns.path) == sizes, seed
             # the file is what -Sn prints: no thresholds, so not `desired` itself
             assert read_live(ipvs) == loads(text), seed
             again = plan_for(ipvs, prepare(text))
@@ -269,7 +272,7 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     path = f"{tmp_path}/ipvs.rules"
     with open(path, "w") as f:
         f.write(save_text(table))
-    assert thin.text_records(save_text(table).encode()) is not None  # the records path's
+    assert thin_records.text_records(save_text(table).encode()) is not None  # the records path's
 
     def run(*argv: str) -> tuple[int, str, str]:
         r = netns.run([console_script("pyipvs"), *argv])
@@ -285,13 +288,13 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     assert run("diff", path) == (0, "", "")
     # It was the thin start: no argparse, no planner.
     probe = (
-        "import sys; from pyipvs.cli.quick_pyipvs import unchanged;"
-        f"rc = unchanged('apply', {path!r}, sys.stdout);"
+        "import sys; from pyipvs.cli.quick_pyipvs import thin_start;"
+        f"rc = thin_start('apply', {path!r}, sys.stdout, sys.stderr);"
         "print(rc, 'argparse' in sys.modules, 'pyipvs.reconcile.plan' in sys.modules)"
     )
     r = netns.run([sys.executable, "-c", probe])
     assert r.returncode == 0 and r.stdout.endswith("\n0 False False\n"), r.stdout + r.stderr
-    # A change: both commands go the full way and see it.
+    # A change: diff goes the full way and prints it; apply makes it.
     key = next(k for k, v in table.servers.items() if v)
     server = table.servers_of(key)[0]
     with IPVS(netns.name) as ipvs:
@@ -301,3 +304,52 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     rc, out, _ = run("apply", path)
     assert rc == 0 and "1 edited" in out
     assert run("diff", path) == (0, "", "")
+
+
+_THIN_APPLY = """
+import io, sys
+from pyipvs.cli.quick_pyipvs import thin_start
+out, err = io.StringIO(), io.StringIO()
+rc = thin_start("apply", sys.argv[1], out, err)
+loaded = [m for m in ("argparse", "pyipvs.reconcile.plan", "pyipvs.model") if m in sys.modules]
+print(repr((rc, out.getvalue(), err.getvalue(), loaded)))
+"""
+
+
+def test_thin_start_applies_what_the_full_path_applies(netns: Netns, tmp_path: object) -> None:
+    # `pyipvs apply FILE` of a table that differs, as the console script
+    # starts it (quick_pyipvs.thin_start: records sent without the model),
+    # against the full path on the same live table: the same table after,
+    # the same output; a failing change reported as the full path reports it.
+    path = f"{tmp_path}/desired.rules"
+    cases = []
+    for seed in range(5):
+        rnd = random.Random(2000 + seed)
+        live = _plain(random_table(rnd, services=8, servers=5))
+        cases.append((live, save_text(_plain(mutate(live, rnd)))))
+    live = cases[0][0]
+    cases.append((live, save_text(live) + "-A -t 198.18.9.9:80 -s nosuch\n"))
+    for i, (live, text) in enumerate(cases):
+        assert thin_records.text_records(text.encode()) is not None, i  # the records path's
+        with open(path, "w") as f:
+            f.write(text)
+        outcomes = []
+        for thin in (True, False):
+            with IPVS(netns.name) as ipvs:
+                ipvs.flush()
+                build(ipvs, live)
+            if thin:
+                r = netns.run([sys.executable, "-c", _THIN_APPLY, path])
+                assert r.returncode == 0, r.stderr
+                rc, out, err, loaded = ast.literal_eval(r.stdout)
+                assert rc is not None, (i, out, err)  # not handed to the full path
+                if rc == 0:  # the planner and the model only to word a failure
+                    assert loaded == [], (i, loaded)
+            else:
+                rc, out, err = _cli(netns, "apply", path)
+            outcomes.append((rc, _timings(out), err, netns.ipvsadm_out("-Sn")))
+        assert outcomes[0] == outcomes[1], i
+        if i < 5:
+            assert outcomes[0][0] == 0 and outcomes[0][3] == text, i
+        else:
+            assert outcomes[0][0] == 1 and "Scheduler or persistence engine not found" in err

@@ -393,17 +393,28 @@ def test_thin_restore_imports_no_model() -> None:
     assert {"pyipvs.cli.ipvsadm.quick_restore", "pyipvs._native.thin"} <= modules
 
 
-def test_pyipvs_thin_start_imports_no_model_or_argparse(tmp_path: Path) -> None:
-    # `pyipvs apply FILE` of a table the live one already matches (the live
-    # side stood in by the file's own records).
+@pytest.mark.parametrize("live", ["same", "other"])
+def test_pyipvs_thin_start_imports_no_model_or_argparse(tmp_path: Path, live: str) -> None:
+    # `pyipvs apply FILE` of a table the live one already matches, and of
+    # one it differs from (the live side stood in by a file's records, the
+    # kernel's side of the apply by a function that takes the changes).
     path = tmp_path / "ipvs.rules"
     path.write_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n")
+    other = tmp_path / "other.rules"
+    other.write_text("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 2\n")
     pre = f"""
-thin.live_records = lambda netns=None: thin.text_records(open({str(path)!r}, "rb").read())
+from pyipvs._native import thin_records
+text = open({str(path if live == "same" else other)!r}, "rb").read()
+thin_records.start_live_records = lambda netns=None: lambda: thin_records.text_records(text)
+thin_records.apply_records = lambda changes, netns=None: None
 """
     modules, rc, out = _run_quick(["apply", str(path)], pre=pre, module="pyipvs.cli.quick_pyipvs")
     assert rc == 0
-    assert out.startswith(b"pyipvs apply: applied: services: 0 added, 0 edited, 0 deleted, 1 ")
+    edited = "0" if live == "same" else "1"
+    assert out.startswith(
+        b"pyipvs apply: applied: services: 0 added, 0 edited, 0 deleted, 1 unchanged; "
+        + f"servers: 0 added, {edited} edited".encode()
+    )
     unwanted = _QUICK_NEVER | {"argparse", "pyipvs.reconcile.plan", "pyipvs.cli.pyipvs"}
     assert not unwanted & modules, sorted(unwanted & modules)
     assert {"pyipvs.cli.quick_pyipvs", "pyipvs.reconcile.formats"} <= modules
