@@ -14,14 +14,16 @@ and the equality the full path plans with.
 
 - The same table: `diff` exits 0 silently and `apply` prints its summary
   of a plan with nothing in it, as the full path would.
+- Different, for `diff`: the planner and the renderer are loaded to plan
+  and print the same records (exit 1), without argparse or a second read.
 - Different, for `apply`: C names the records that differ, the planner's
   own pyipvs.reconcile.delta puts them in its order, and they are sent as
   records (no model objects), as the plan's batch would send them. When all succeed, the
   summary is printed here; when any fails, the planner and the report of
   the full path are loaded to print what it prints (pyipvs_reconcile.report
   over the same plan, change for change).
-- Anything else (`diff` of a different table, another format, any failure
-  before the changes are sent, a transport failure or stall while sending
+- Anything else (another format, an option, any failure before the
+  changes are sent, a transport failure or stall while sending
   them) goes to the full path, which starts again from the beginning: it
   reads the table again and plans only what is still to do, so a batch cut
   short is finished, not repeated.
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from pyipvs._native.thin import Outcome
     from pyipvs._native.thin_records import Table
     from pyipvs.reconcile.delta import Delta
+    from pyipvs.reconcile.plan import Plan
 
 PROG = "pyipvs apply"
 
@@ -86,7 +89,7 @@ def thin_start(command: str, path: str, stdout: "TextIO", stderr: "TextIO") -> "
                 )
             return 0
         if command != "apply":
-            return None
+            return _print_diff(want, live, stdout)
         from pyipvs.reconcile.delta import Diff, delta
 
         d = delta(Diff(*services), Diff(*servers), want.service_ids(), thin_records.service_of)
@@ -116,21 +119,36 @@ def _summary(d: "Delta", sizes: "tuple[int, int]") -> str:
     )
 
 
+def _plan(want: "Table", live: "Table") -> "Plan":
+    """The planner's plan of the same records (its changes are the ones
+    the thin start sends, in order)."""
+    from pyipvs.reconcile.plan import Scope, plan_sides
+    from pyipvs.reconcile.records import RecordSide
+
+    return plan_sides(RecordSide(live.pairs()), RecordSide(want.pairs()), Scope())
+
+
+def _print_diff(want: "Table", live: "Table", stdout: "TextIO") -> int:
+    """`diff` of tables that differ, as the full path prints it: the
+    planner and the renderer are loaded, but not argparse, and the table
+    is not read again."""
+    from pyipvs.reconcile.render import plan_lines
+
+    stdout.write("\n".join(plan_lines(_plan(want, live))) + "\n")
+    return 1
+
+
 def _failed(
     want: "Table", live: "Table", outcome: "Outcome", plan_seconds: float,
     seconds: float, stdout: "TextIO", stderr: "TextIO",
 ) -> int:  # fmt: skip
-    """Report an apply some of whose changes failed as the full path does:
-    the planner's plan of the same records (its changes are the ones sent,
-    in order) with the batch's results."""
+    """Report an apply some of whose changes failed as the full path does."""
     from pyipvs.batch_result import BatchResult
     from pyipvs.reconcile.apply import sent_result
-    from pyipvs.reconcile.plan import Scope, plan_sides
-    from pyipvs.reconcile.records import RecordSide
 
     from .pyipvs_reconcile import report
 
-    plan = plan_sides(RecordSide(live.pairs()), RecordSide(want.pairs()), Scope())
+    plan = _plan(want, live)
     states, errs, cmds, _ = outcome
     result = sent_result(plan, BatchResult(states, tuple(errs), cmds), seconds)
     return report(PROG, plan, result, plan_seconds, False, False, stdout, stderr)

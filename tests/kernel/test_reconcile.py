@@ -294,7 +294,7 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     )
     r = netns.run([sys.executable, "-c", probe])
     assert r.returncode == 0 and r.stdout.endswith("\n0 False False\n"), r.stdout + r.stderr
-    # A change: diff goes the full way and prints it; apply makes it.
+    # A change: diff prints it, apply makes it (both thin starts).
     key = next(k for k, v in table.servers.items() if v)
     server = table.servers_of(key)[0]
     with IPVS(netns.name) as ipvs:
@@ -306,21 +306,22 @@ def test_console_script_apply_twice_and_diff(netns: Netns, tmp_path: object) -> 
     assert run("diff", path) == (0, "", "")
 
 
-_THIN_APPLY = """
+_THIN_START = """
 import io, sys
 from pyipvs.cli.quick_pyipvs import thin_start
 out, err = io.StringIO(), io.StringIO()
-rc = thin_start("apply", sys.argv[1], out, err)
+rc = thin_start(sys.argv[1], sys.argv[2], out, err)
 loaded = [m for m in ("argparse", "pyipvs.reconcile.plan", "pyipvs.model") if m in sys.modules]
 print(repr((rc, out.getvalue(), err.getvalue(), loaded)))
 """
 
 
 def test_thin_start_applies_what_the_full_path_applies(netns: Netns, tmp_path: object) -> None:
-    # `pyipvs apply FILE` of a table that differs, as the console script
-    # starts it (quick_pyipvs.thin_start: records sent without the model),
-    # against the full path on the same live table: the same table after,
-    # the same output; a failing change reported as the full path reports it.
+    # `pyipvs diff FILE` and `apply FILE` of a table that differs, as the
+    # console script starts them (quick_pyipvs.thin_start: records compared
+    # in C, changes sent without the model), against the full path on the
+    # same live table: the same output, the same table after; a failing
+    # change reported as the full path reports it.
     path = f"{tmp_path}/desired.rules"
     cases = []
     for seed in range(5):
@@ -338,18 +339,23 @@ def test_thin_start_applies_what_the_full_path_applies(netns: Netns, tmp_path: o
             with IPVS(netns.name) as ipvs:
                 ipvs.flush()
                 build(ipvs, live)
-            if thin:
-                r = netns.run([sys.executable, "-c", _THIN_APPLY, path])
-                assert r.returncode == 0, r.stderr
-                rc, out, err, loaded = ast.literal_eval(r.stdout)
-                assert rc is not None, (i, out, err)  # not handed to the full path
-                if rc == 0:  # the planner and the model only to word a failure
-                    assert loaded == [], (i, loaded)
-            else:
-                rc, out, err = _cli(netns, "apply", path)
-            outcomes.append((rc, _timings(out), err, netns.ipvsadm_out("-Sn")))
+            outcome = []
+            for command in ("diff", "apply"):
+                if thin:
+                    r = netns.run([sys.executable, "-c", _THIN_START, command, path])
+                    assert r.returncode == 0, r.stderr
+                    rc, out, err, loaded = ast.literal_eval(r.stdout)
+                    assert rc is not None, (i, command, out, err)  # not handed on
+                    if command == "apply" and rc == 0:  # no model, no planner
+                        assert loaded == [], (i, loaded)
+                else:
+                    rc, out, err = _cli(netns, command, path)
+                outcome.append((rc, _timings(out), err))
+            outcomes.append((outcome, netns.ipvsadm_out("-Sn")))
         assert outcomes[0] == outcomes[1], i
+        (diffed, applied), table = outcomes[0]
+        assert diffed[0] == 1 and diffed[1], i
         if i < 5:
-            assert outcomes[0][0] == 0 and outcomes[0][3] == text, i
+            assert applied[0] == 0 and table == text, i
         else:
-            assert outcomes[0][0] == 1 and "Scheduler or persistence engine not found" in err
+            assert applied[0] == 1 and "Scheduler or persistence engine not found" in applied[2]

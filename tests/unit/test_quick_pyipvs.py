@@ -22,7 +22,16 @@ from pyipvs import _native
 from pyipvs._native import thin_records
 from pyipvs._native.records import DEST_ID
 from pyipvs.cli import quick_pyipvs
-from pyipvs.reconcile import Action, Plan, RecordSide, Scope, change_line, plan_sides, summary
+from pyipvs.reconcile import (
+    Action,
+    Plan,
+    RecordSide,
+    Scope,
+    change_line,
+    plan_lines,
+    plan_sides,
+    summary,
+)
 from pyipvs.reconcile.delta import diff
 
 # The benchmarks' table generator, from the checkout (appended: the pyipvs
@@ -136,8 +145,6 @@ def test_what_it_leaves_to_the_full_path(
     monkeypatch: pytest.MonkeyPatch, rules_file: str, tmp_path: Path
 ) -> None:
     out = io.StringIO()
-    _stand_in(monkeypatch, dict(VARIANTS)["weight"])
-    assert quick_pyipvs.thin_start("diff", rules_file, out, out) is None  # a difference
     _stand_in(monkeypatch, BASE)
     for name, text in (("t.json", "[]"), ("t.yaml", BASE), ("t.rules", "services: []\n")):
         path = tmp_path / name
@@ -152,6 +159,21 @@ def test_what_it_leaves_to_the_full_path(
     monkeypatch.setattr(thin_records, "start_live_records", no_ipvs)
     assert quick_pyipvs.thin_start("apply", rules_file, out, out) is None
     assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_diff_of_tables_that_differ_prints_the_plan(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int
+) -> None:
+    rnd = random.Random(200 + seed)
+    have, want = _random_text(rnd), _random_text(rnd)
+    path = tmp_path / "ipvs.rules"
+    path.write_text(want)
+    _stand_in(monkeypatch, have)
+    out = io.StringIO()
+    assert quick_pyipvs.thin_start("diff", str(path), out, out) == 1
+    lines = plan_lines(_plan(have, want))
+    assert lines and out.getvalue() == "\n".join(lines) + "\n"
 
 
 def test_a_cut_short_apply_is_left_to_the_full_path(
