@@ -48,7 +48,7 @@ sys.path.insert(0, ROOT)
 
 from benchmarks import floor
 from benchmarks.gen_rules import SCHEDULERS, Rule, restore_text, rules
-from benchmarks.netns import add_netns
+from benchmarks.netns import add_netns, best_in_netns, best_of
 from pyipvs import _native
 from pyipvs.batch import Command
 from pyipvs.ipvs import IPVS
@@ -270,19 +270,9 @@ HARNESSED_START = "python -c pass (as programs run: time, nsenter)"
 
 def startup() -> dict[str, float]:
     def best(argv: list[str]) -> float:
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            subprocess.run(argv, check=True, env=ENV, capture_output=True)
-            times.append(time.perf_counter() - t)
-        return min(times)
+        return best_of(argv, ENV)
 
-    ns = f"start-{os.getpid()}"
-    add_netns(ns)
-    try:
-        harnessed = min(_in(ns, [PY, "-c", "pass"])[0] for _ in range(3))
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
+    harnessed = best_in_netns(_in, [PY, "-c", "pass"])
     return {
         "python -c pass": best([PY, "-c", "pass"]),
         HARNESSED_START: harnessed,

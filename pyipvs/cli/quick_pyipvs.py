@@ -61,9 +61,9 @@ def entry() -> None:
 def thin_start(command: str, path: str, stdout: "TextIO", stderr: "TextIO") -> "int | None":
     """`command` ("apply" or "diff") on the file at path, where the thin
     start can carry it out (see the module docstring): its exit status,
-    after printing what the full path prints; None (nothing printed,
-    nothing changed, or nothing left that the full path would not redo)
-    for the full path to run it."""
+    after printing what the full path prints. None for the full path to
+    run it: nothing has been printed then, and whatever a cut-short batch
+    sent is in the table the full path reads, so it is not sent twice."""
     if path.startswith("-") or format_of_name(path) != "auto":
         return None
     try:
@@ -106,7 +106,10 @@ def thin_start(command: str, path: str, stdout: "TextIO", stderr: "TextIO") -> "
         return 0
     if outcome[3]:
         return None  # a transport failure: the full path reads and plans what is left
-    return _failed(want, live, outcome, t1 - t0, t2 - t1, stdout, stderr)
+    try:
+        return _failed(want, live, outcome, t1 - t0, t2 - t1, stdout, stderr)
+    except Exception:  # noqa: BLE001 - the full path plans again and reports the failures
+        return None
 
 
 def _summary(d: "Delta", sizes: "tuple[int, int]") -> str:
