@@ -311,7 +311,7 @@ int pyipvs_restore_records(const char *text, size_t len, struct pyipvs_svc_rec *
 }
 
 /* --- records back to commands: what the `pyipvs` console script's thin
- * start sends for a plan, without model objects (pyipvs/_native/thin.py).
+ * start sends for a plan, without model objects (pyipvs/_native/thin_records.py).
  * The messages are the library batch's for the model objects the records
  * stand for (pyipvs/_native/convert.py _c_key, _c_service; batch.py's
  * server commands), byte for byte: tests/unit/test_records_encode.py. --- */
