@@ -19,21 +19,16 @@ from pyipvs._native._core import _HAS_PE_NAME, check
 from pyipvs._native.convert import _Cache, _server_conf, _service_conf
 from pyipvs._native.handle import Handle
 from pyipvs._native.snapshot import _raw_table
+from pyipvs._native.thin_records import DEST_PAIR, DEST_REC, SVC_ID, SVC_PAIR, SVC_REC
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.errors import Op
 from pyipvs.model import Server, Service, ServiceKey
 
-SVC_ID = ffi.sizeof("struct pyipvs_svc_id")
 #: A server record's identity starts with this many bytes of its service's.
 RECORD_SVC_ID = SVC_ID
-SVC_REC = ffi.sizeof("struct pyipvs_svc_rec")
-DEST_ID = ffi.offsetof("struct pyipvs_dest_rec", "fwd_method")
-DEST_REC = ffi.sizeof("struct pyipvs_dest_rec")
 #: The settable service flags the core keeps; model.SETTABLE_SERVICE_FLAGS.
 SETTABLE_SVC_FLAGS = int(lib.PYIPVS_SETTABLE_SVC_FLAGS)
 
-_SVC_PAIR = struct.Struct(f"{SVC_ID}s{SVC_REC - SVC_ID}s")
-_DEST_PAIR = struct.Struct(f"{DEST_ID}s{DEST_REC - DEST_ID}s")
 # Whole records as the decoders' fields; pyipvs.h keeps the layouts free of
 # implicit padding, and test_reconcile_records checks these against cffi.
 _SVC = struct.Struct("=HH16sHxxI16s20sIII")
@@ -49,7 +44,7 @@ Pairs = Iterator[tuple[bytes, bytes]]
 def _pairs(svcs: Any, ns: int, dests: Any, nd: int) -> tuple[Pairs, Pairs]:
     s = bytes(ffi.buffer(svcs, ns * SVC_REC)) if ns else b""
     d = bytes(ffi.buffer(dests, nd * DEST_REC)) if nd else b""
-    return _SVC_PAIR.iter_unpack(s), _DEST_PAIR.iter_unpack(d)
+    return SVC_PAIR.iter_unpack(s), DEST_PAIR.iter_unpack(d)
 
 
 def read_records(h: Handle, retries: int) -> tuple[Pairs, Pairs] | None:

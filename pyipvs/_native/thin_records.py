@@ -29,12 +29,14 @@ if TYPE_CHECKING:
     #: the wanted order) and gone (in the live order).
     Kind = tuple[list[bytes], list[bytes], list[bytes]]
 
+# The record layouts, for this module and records.py (which the thin start
+# cannot import): identity bytes, whole sizes, (identity, settings) pairs.
 SVC_ID: int = ffi.sizeof("struct pyipvs_svc_id")
-_SVC_REC = ffi.sizeof("struct pyipvs_svc_rec")
-_DEST_ID = ffi.offsetof("struct pyipvs_dest_rec", "fwd_method")
-_DEST_REC = ffi.sizeof("struct pyipvs_dest_rec")
-_SVC_PAIR = struct.Struct(f"{SVC_ID}s{_SVC_REC - SVC_ID}s")
-_DEST_PAIR = struct.Struct(f"{_DEST_ID}s{_DEST_REC - _DEST_ID}s")
+SVC_REC: int = ffi.sizeof("struct pyipvs_svc_rec")
+DEST_ID: int = ffi.offsetof("struct pyipvs_dest_rec", "fwd_method")
+DEST_REC: int = ffi.sizeof("struct pyipvs_dest_rec")
+SVC_PAIR = struct.Struct(f"{SVC_ID}s{SVC_REC - SVC_ID}s")
+DEST_PAIR = struct.Struct(f"{DEST_ID}s{DEST_REC - DEST_ID}s")
 
 #: The command of each of pyipvs.reconcile.delta's actions.
 COMMANDS: dict[str, int] = {
@@ -63,22 +65,22 @@ class Table:
 
     def sizes(self) -> tuple[int, int]:
         """How many services and servers."""
-        return len(self.services) // _SVC_REC, len(self.servers) // _DEST_REC
+        return len(self.services) // SVC_REC, len(self.servers) // DEST_REC
 
     def service_ids(self) -> "Iterator[bytes]":
         """The services' identities, in order."""
         s = self.services
-        return (s[i : i + SVC_ID] for i in range(0, len(s), _SVC_REC))
+        return (s[i : i + SVC_ID] for i in range(0, len(s), SVC_REC))
 
     def pairs(self) -> "tuple[Iterator[tuple[bytes, bytes]], Iterator[tuple[bytes, bytes]]]":
         """(identity, settings) of the services and of the servers, in order
         (what pyipvs.reconcile.records.RecordSide takes)."""
-        return _SVC_PAIR.iter_unpack(self.services), _DEST_PAIR.iter_unpack(self.servers)
+        return SVC_PAIR.iter_unpack(self.services), DEST_PAIR.iter_unpack(self.servers)
 
 
 def _table(svcs: object, ns: int, dests: object, nd: int) -> Table:
-    s = ffi.buffer(svcs, ns * _SVC_REC)[:] if ns else b""
-    d = ffi.buffer(dests, nd * _DEST_REC)[:] if nd else b""
+    s = ffi.buffer(svcs, ns * SVC_REC)[:] if ns else b""
+    d = ffi.buffer(dests, nd * DEST_REC)[:] if nd else b""
     return Table(s, d)
 
 
@@ -122,8 +124,8 @@ def differences(want: Table, live: Table) -> "tuple[Kind, Kind, dict[bytes, byte
     and the whole record of every identity named, the wanted one for those
     added or edited, the live one for those gone."""
     recs: dict[bytes, bytes] = {}
-    services = _kind(want.services, live.services, _SVC_REC, SVC_ID, recs)
-    servers = _kind(want.servers, live.servers, _DEST_REC, _DEST_ID, recs)
+    services = _kind(want.services, live.services, SVC_REC, SVC_ID, recs)
+    servers = _kind(want.servers, live.servers, DEST_REC, DEST_ID, recs)
     return services, servers, recs
 
 

@@ -41,9 +41,6 @@ class Diff:
     def __init__(self, added: "list[Ident]", edited: "list[Ident]", gone: "list[Ident]") -> None:
         self.added, self.edited, self.gone = added, edited, gone
 
-    def __bool__(self) -> bool:
-        return bool(self.added or self.edited or self.gone)
-
 
 def diff(live: "Mapping[Ident, Ident]", want: "Mapping[Ident, Ident]") -> Diff:
     """One kind of two tables, each identity to its settings in the
@@ -81,10 +78,6 @@ class Delta:
         self.added, self.with_service, self.edited = added, with_service, edited
         self.new_servers, self.edited_servers = new_servers, edited_servers
         self.gone, self.removed = gone, removed
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.edited or self.new_servers or self.edited_servers
-                    or self.gone or self.removed)  # fmt: skip
 
     def additions(self) -> "Iterator[tuple[str, Ident]]":
         """(action, identity) of every step before any drain, in order: new

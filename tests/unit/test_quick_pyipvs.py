@@ -20,7 +20,7 @@ import pytest
 
 from pyipvs import _native
 from pyipvs._native import thin_records
-from pyipvs._native.records import DEST_ID
+from pyipvs._native.thin_records import DEST_ID
 from pyipvs.cli import quick_pyipvs
 from pyipvs.reconcile import (
     Action,

@@ -15,7 +15,8 @@ import pytest
 
 from pyipvs import _native
 from pyipvs._native import thin_records
-from pyipvs._native.records import _DEST, _SVC, DEST_ID, SVC_ID
+from pyipvs._native.records import _DEST, _SVC
+from pyipvs._native.thin_records import DEST_ID, SVC_ID
 from pyipvs._pyipvs_cffi import lib
 
 AF_INET, AF_INET6 = 2, 10
