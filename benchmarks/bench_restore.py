@@ -19,6 +19,11 @@ large, and only ratios taken in the same run mean anything):
                only sent: the kernel's cost plus two system calls per chunk
   engine       a filled pyipvs batch, applied (C engine + result objects)
   batch API    `with ipvs.batch() as b:` adding every command, then applying
+  batch API, add_servers
+               the same with each service's servers in one add_servers call
+  batch API, add_servers, streamed
+               the same with `ipvs.batch(stream=True)`: parts are sent while
+               the next are added
   apply_batch  `ipvs.apply_batch(commands)` over prebuilt Command objects
 
 Model objects are the caller's data and are built before any clock starts.
@@ -162,6 +167,16 @@ def run_api(path: str, table: list[Rule]) -> float:
         return time.perf_counter() - t
 
 
+def run_api_bulk(path: str, table: list[Rule], stream: bool) -> float:
+    with IPVS(path, timeout=600) as ipvs:
+        t = time.perf_counter()
+        with ipvs.batch(stream=stream) as b:
+            for r in table:
+                b.add_service(r.service)
+                b.add_servers(r.service.key, r.servers)
+        return time.perf_counter() - t
+
+
 def run_commands(path: str, cmds: list[Command]) -> float:
     with IPVS(path, timeout=600) as ipvs:
         t = time.perf_counter()
@@ -185,6 +200,8 @@ def bench(s: int, n: int, reps: int, skip: set[str]) -> list[Result]:
         "floor": lambda p: run_floor(p, chunks),
         "engine": lambda p: run_engine(p, table),
         "batch API": lambda p: run_api(p, table),
+        "batch API, add_servers": lambda p: run_api_bulk(p, table, False),
+        "batch API, add_servers, streamed": lambda p: run_api_bulk(p, table, True),
         "apply_batch": lambda p: run_commands(p, cmds),
     }
     programs: dict[str, tuple[list[str], str | None]] = {

@@ -182,31 +182,14 @@ int pyipvs_batch_dest(struct pyipvs_batch *b, int cmd, const struct pyipvs_servi
                                              PYIPVS_NLM_REQUEST, 0, cmd, svc, d));
 }
 
-/* cffi converts call arguments in one pass, several times faster than it
- * stores struct fields one by one, and per-command cost on the Python side is
- * what separates a batch from the kernel floor. The family follows from the
- * address length, 4 or 16. */
-int pyipvs_batch_dest_args(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
-                           const char *addr, size_t addr_len, uint16_t port, uint32_t fwd,
-                           int32_t weight, uint32_t u_thr, uint32_t l_thr, uint8_t tun_type,
-                           uint16_t tun_port, uint16_t tun_flags)
+/* Back to the first n commands (n <= count): what an all-or-nothing append
+ * that failed half way undoes (csrc/batch_args.c). */
+void batch_rewind(struct pyipvs_batch *b, size_t n)
 {
-    struct pyipvs_dest d;
-
-    if (addr_len != 4 && addr_len != 16)
-        return -EINVAL;
-    memset(&d, 0, sizeof(d));
-    d.af = addr_len == 4 ? AF_INET : AF_INET6;
-    memcpy(d.addr, addr, addr_len);
-    d.port = port;
-    d.fwd_method = fwd;
-    d.weight = weight;
-    d.u_threshold = u_thr;
-    d.l_threshold = l_thr;
-    d.tun_type = tun_type;
-    d.tun_port = tun_port;
-    d.tun_flags = tun_flags;
-    return pyipvs_batch_dest(b, cmd, svc, &d);
+    if (n < b->n) {
+        b->len = b->cmds[n].off;
+        b->n = n;
+    }
 }
 
 int pyipvs_batch_daemon(struct pyipvs_batch *b, int cmd, const struct pyipvs_daemon *d)

@@ -75,6 +75,9 @@ int core_walk_datagram(struct core_walk *w, const void *buf, size_t n);
  * (csrc/conn_fmt.c; the connection and service listings). */
 void core_addrport(char *out, size_t cap, uint16_t af, const uint8_t *a, uint16_t port);
 
+/* batch.c, for csrc/batch_args.c: back to the batch's first n commands. */
+void batch_rewind(struct pyipvs_batch *b, size_t n);
+
 /* One restore line (no newline) in the restore fast path's subset, parsed
  * (csrc/restore_fast.c): 1 with *cmd (PYIPVS_CMD_*), *svc and, for the
  * server commands, *d filled in as the full parser would send them; 0 for a

@@ -500,6 +500,16 @@ struct pyipvs_batch_report {
     int32_t rcvbuf, sndbuf;   /* as the kernel accounts them (bytes) */
 };
 
+/* Fill *out from a service's fields (csrc/request.c): 0, or a negative
+ * errno for what pyipvs.ipvs.check_service would refuse. */
+int pyipvs_service_args(struct pyipvs_service *out, uint16_t af, uint32_t protocol,
+                        const char *addr, size_t addr_len, uint16_t port, uint32_t fwmark,
+                        const char *sched, size_t sched_len, const char *pe, size_t pe_len,
+                        uint32_t flags, uint32_t timeout, uint32_t netmask);
+/* *out: the service *in names, as pyipvs_service_args fills it for a key
+ * alone (no scheduler or flags, the family's netmask, all-ones flag mask). */
+void pyipvs_service_identity(struct pyipvs_service *out, const struct pyipvs_service *in);
+
 struct pyipvs_batch;          /* opaque: encoded commands and their results */
 
 int pyipvs_batch_new(struct pyipvs_batch **out);
@@ -510,11 +520,39 @@ int pyipvs_batch_service(struct pyipvs_batch *b, int cmd, const struct pyipvs_se
 int pyipvs_batch_dest(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
                       const struct pyipvs_dest *d);
 /* The same as pyipvs_batch_dest with the destination as arguments (addr:
- * 4 or 16 bytes, which also gives the family): the fast path from Python. */
+ * 4 or 16 bytes, which also gives the family): add_server's fast path,
+ * returning as the fast paths below do. */
 int pyipvs_batch_dest_args(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
                            const char *addr, size_t addr_len, uint16_t port, uint32_t fwd,
                            int32_t weight, uint32_t u_thr, uint32_t l_thr, uint8_t tun_type,
                            uint16_t tun_port, uint16_t tun_flags);
+/* The fast paths from Python (csrc/batch_args.c) return the number of
+ * commands the batch then holds, or a negative errno (nothing appended). */
+/* add_service's: the service from its fields (see pyipvs_service_args)
+ * appended as cmd; *id is set to its identity (pyipvs_service_identity)
+ * for the server commands that usually follow. */
+int pyipvs_batch_service_args(struct pyipvs_batch *b, int cmd, struct pyipvs_service *id,
+                              uint16_t af, uint32_t protocol, const char *addr, size_t addr_len,
+                              uint16_t port, uint32_t fwmark, const char *sched, size_t sched_len,
+                              const char *pe, size_t pe_len, uint32_t flags, uint32_t timeout,
+                              uint32_t netmask);
+/* One real server for pyipvs_batch_dests. Python packs these with the
+ * struct module straight from a Server's fields (pyipvs/_native/batch.py,
+ * which checks the layout against this one), so the fields are ordered to
+ * leave no padding. */
+struct pyipvs_dest_in {
+    char addr[16];            /* 4 bytes for IPv4 (then zeros), 16 for IPv6 */
+    uint32_t fwd_method;
+    int32_t weight;
+    uint32_t u_threshold, l_threshold;
+    uint16_t port, tun_port, tun_flags;
+    uint8_t version;          /* 4 or 6 */
+    uint8_t tun_type;
+};
+/* Append a command per record of rows (n records of struct pyipvs_dest_in,
+ * packed back to back, any alignment), all or none. */
+int pyipvs_batch_dests(struct pyipvs_batch *b, int cmd, const struct pyipvs_service *svc,
+                       const char *rows, size_t n);
 int pyipvs_batch_daemon(struct pyipvs_batch *b, int cmd, const struct pyipvs_daemon *d);
 int pyipvs_batch_timeouts(struct pyipvs_batch *b, const struct pyipvs_timeouts *t);
 /* Send commands [start, end) in order. Kernel errors of single commands go

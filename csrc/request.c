@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
@@ -27,7 +28,7 @@ struct writer {
     int err;
 };
 
-static void *reserve(struct writer *w, size_t n)
+static inline __attribute__((always_inline)) void *reserve(struct writer *w, size_t n)
 {
     void *p;
 
@@ -40,7 +41,8 @@ static void *reserve(struct writer *w, size_t n)
     return p;
 }
 
-static void put(struct writer *w, uint16_t type, const void *data, size_t n)
+static inline __attribute__((always_inline)) void put(struct writer *w, uint16_t type, const void *data,
+                                                    size_t n)
 {
     size_t total = NLA_ALIGN(NLA_HDRLEN + n);
     unsigned char *p = reserve(w, total);
@@ -146,7 +148,7 @@ static int finish(struct writer *w)
     return (int)w->len;
 }
 
-static size_t addr_len(uint16_t af)
+static size_t addr_len_of(uint16_t af)
 {
     return af == AF_INET6 ? 16 : 4;
 }
@@ -164,7 +166,7 @@ static void put_service_id(struct writer *w, const struct pyipvs_service *s)
     }
     put_u16(w, UAPI_SVC_PROTOCOL, s->protocol);
     /* union nf_inet_addr: an IPv4 address is 4 bytes followed by zeros. */
-    memcpy(addr, s->addr, addr_len(s->af));
+    memcpy(addr, s->addr, addr_len_of(s->af));
     put(w, UAPI_SVC_ADDR, addr, sizeof(addr));
     put_u16(w, UAPI_SVC_PORT, htons(s->port));
 }
@@ -194,7 +196,7 @@ static void put_dest(struct writer *w, const struct pyipvs_dest *d, uint16_t svc
     uint16_t af = d->af != 0 ? d->af : svc_af;
     unsigned char addr[16] = {0};
 
-    memcpy(addr, d->addr, addr_len(af));
+    memcpy(addr, d->addr, addr_len_of(af));
     put_u16(w, UAPI_DEST_ADDR_FAMILY, af);
     put(w, UAPI_DEST_ADDR, addr, sizeof(addr));
     put_u16(w, UAPI_DEST_PORT, htons(d->port));
@@ -283,4 +285,64 @@ int pyipvs_encode_timeouts(void *buf, size_t size, uint16_t family, uint16_t nlf
     put_u32(&w, UAPI_CMD_ATTR_TIMEOUT_TCP_FIN, t->tcp_fin);
     put_u32(&w, UAPI_CMD_ATTR_TIMEOUT_UDP, t->udp);
     return finish(&w);
+}
+
+/* A service struct from its fields passed as arguments: Python makes one
+ * call instead of a store per field (cffi range-checks each argument as it
+ * converts it). Refuses what pyipvs.ipvs.check_service refuses, so callers
+ * may run that check only to word a refusal: a family other than IPv4/IPv6,
+ * an 8-bit protocol exceeded, an address of the wrong length for the family,
+ * names too long or holding a NUL, an IPv6 prefix beyond 128. addr_len is 0
+ * for a fwmark service (fwmark non-zero), whose protocol is sent as TCP. */
+int pyipvs_service_args(struct pyipvs_service *out, uint16_t af, uint32_t protocol,
+                        const char *addr, size_t addr_len, uint16_t port, uint32_t fwmark,
+                        const char *sched, size_t sched_len, const char *pe, size_t pe_len,
+                        uint32_t flags, uint32_t timeout, uint32_t netmask)
+{
+    if (af != AF_INET && af != AF_INET6)
+        return -EAFNOSUPPORT;
+    if ((sched == NULL && sched_len > 0) || (pe == NULL && pe_len > 0) ||
+        (fwmark == 0 && addr == NULL))
+        return -EINVAL;
+    if (sched_len >= sizeof(out->sched_name) ||
+        (sched_len > 0 && memchr(sched, 0, sched_len) != NULL) ||
+        pe_len >= sizeof(out->pe_name) || (pe_len > 0 && memchr(pe, 0, pe_len) != NULL))
+        return -EINVAL;
+    if (af == AF_INET6 && netmask > 128)
+        return -ERANGE;
+    if (fwmark == 0 && (protocol > 0xff || addr_len != addr_len_of(af)))
+        return -EINVAL;
+    memset(out, 0, sizeof(*out));
+    out->af = af;
+    if (fwmark != 0) {
+        out->fwmark = fwmark;
+        out->protocol = IPPROTO_TCP;
+    } else {
+        out->protocol = (uint16_t)protocol;
+        memcpy(out->addr, addr, addr_len);
+        out->port = port;
+    }
+    if (sched_len > 0)
+        memcpy(out->sched_name, sched, sched_len);
+    if (pe_len > 0)
+        memcpy(out->pe_name, pe, pe_len);
+    out->flags = flags;
+    out->flags_mask = UINT32_MAX; /* what ipvsadm sends */
+    out->timeout = timeout;
+    out->netmask = netmask;
+    return 0;
+}
+
+/* The identity part of a filled service, as pyipvs_service_args fills it
+ * for a key alone: what a batch's server commands carry for their service. */
+void pyipvs_service_identity(struct pyipvs_service *out, const struct pyipvs_service *in)
+{
+    memset(out, 0, sizeof(*out));
+    out->af = in->af;
+    out->protocol = in->protocol;
+    memcpy(out->addr, in->addr, sizeof(out->addr));
+    out->port = in->port;
+    out->fwmark = in->fwmark;
+    out->flags_mask = UINT32_MAX;
+    out->netmask = in->af == AF_INET6 ? 128 : UINT32_MAX;
 }

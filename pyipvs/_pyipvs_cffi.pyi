@@ -175,6 +175,9 @@ class _Lib:
         /,
     ) -> int: ...
 
+    # int(*)(struct pyipvs_batch *, int, struct pyipvs_service *, char *, size_t)
+    def pyipvs_batch_dests(self, _0: Any, _1: int, _2: Any, _3: Any, _4: int, /) -> int: ...
+
     # void(*)(struct pyipvs_batch *)
     def pyipvs_batch_free(self, _0: Any, /) -> None: ...
 
@@ -197,6 +200,30 @@ class _Lib:
 
     # int(*)(struct pyipvs_batch *, int, struct pyipvs_service *)
     def pyipvs_batch_service(self, _0: Any, _1: int, _2: Any, /) -> int: ...
+
+    # int(*)(struct pyipvs_batch *, int, struct pyipvs_service *, uint16_t, uint32_t, char
+    #   *, size_t, uint16_t, uint32_t, char *, size_t, char *, size_t, uint32_t, uint32_t,
+    #   uint32_t)
+    def pyipvs_batch_service_args(
+        self,
+        _0: Any,
+        _1: int,
+        _2: Any,
+        _3: int,
+        _4: int,
+        _5: Any,
+        _6: int,
+        _7: int,
+        _8: int,
+        _9: Any,
+        _10: int,
+        _11: Any,
+        _12: int,
+        _13: int,
+        _14: int,
+        _15: int,
+        /,
+    ) -> int: ...
 
     # int(*)(struct pyipvs_batch *, struct pyipvs_timeouts *)
     def pyipvs_batch_timeouts(self, _0: Any, _1: Any, /) -> int: ...
@@ -374,11 +401,35 @@ class _Lib:
         self, _0: Any, _1: Any, _2: int, _3: int, _4: Any, _5: Any, /
     ) -> int: ...
 
+    # int(*)(struct pyipvs_service *, uint16_t, uint32_t, char *, size_t, uint16_t,
+    #   uint32_t, char *, size_t, char *, size_t, uint32_t, uint32_t, uint32_t)
+    def pyipvs_service_args(
+        self,
+        _0: Any,
+        _1: int,
+        _2: int,
+        _3: Any,
+        _4: int,
+        _5: int,
+        _6: int,
+        _7: Any,
+        _8: int,
+        _9: Any,
+        _10: int,
+        _11: int,
+        _12: int,
+        _13: int,
+        /,
+    ) -> int: ...
+
     # int(*)(struct pyipvs_handle *, int, struct pyipvs_service *)
     def pyipvs_service_cmd(self, _0: Any, _1: int, _2: Any, /) -> int: ...
 
     # int(*)(struct pyipvs_handle *, struct pyipvs_service *, struct pyipvs_service *)
     def pyipvs_service_get(self, _0: Any, _1: Any, _2: Any, /) -> int: ...
+
+    # void(*)(struct pyipvs_service *, struct pyipvs_service *)
+    def pyipvs_service_identity(self, _0: Any, _1: Any, /) -> None: ...
 
     # int(*)(struct pyipvs_handle *, struct pyipvs_service * *, size_t *)
     def pyipvs_services_dump(self, _0: Any, _1: Any, _2: Any, /) -> int: ...

@@ -9,7 +9,11 @@ Python over `pyipvs._native`'s batch engine, csrc/batch.c).
     result = ipvs.apply_batch([Command.add_service(s), ...], atomic=True)
 
 Commands are encoded as they are added and sent ~2,000 per system call; the
-kernel runs them in order and answers only failures. Every command keeps its
+kernel runs them in order and answers only failures. `add_servers` takes a
+service's servers in one call into C, several times cheaper per server than
+`add_server`. `stream=True` sends the batch in parts while commands are still
+being added (pyipvs.batch_stream: the kernel works while Python adds; the
+price is that commands reach the kernel before apply()). Every command keeps its
 own result (index, operation, errno, ipvsadm's message). A failing command
 does not stop the others (what ipvsadm -R does) unless `stop_on_error`, which
 stops at the end of the chunk holding the failure: the kernel has already
@@ -34,7 +38,10 @@ Outcome.UNKNOWN: never guessed, never sent twice.
 from __future__ import annotations
 
 import errno
+import math
 import os
+import sys
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -42,7 +49,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyipvs import _native
 from pyipvs.batch_result import BatchError, BatchResult, Command, CommandResult, Outcome
-from pyipvs.errors import IPVSError, IPVSValueError, Op
+from pyipvs.batch_run import SLICE, Run
+from pyipvs.errors import IPVSValueError, Op
 from pyipvs.ipvs import check_daemon, check_key, check_server, check_service, check_timeouts
 from pyipvs.model import Daemon, DaemonState, Family, Server, Service, ServiceKey, Timeouts
 
@@ -55,7 +63,7 @@ if TYPE_CHECKING:  # annotations only: no runtime dependency on typing_extension
     from typing_extensions import Self
 
     from pyipvs.batch_rollback import RollbackError as RollbackError
-    from pyipvs.batch_rollback import Snapshot
+    from pyipvs.batch_stream import Stream
     from pyipvs.ipvs import IPVS
 
 __all__ = [
@@ -70,11 +78,16 @@ __all__ = [
     "apply_batch",
 ]
 
-# Commands per engine call: the granularity of progress reports.
-_SLICE = 20000
-# Replays after lost replies: the chunk shrinks eightfold each time after the
-# first, and a chunk of one command cannot lose its reply.
-_REPLAYS = 5
+# Commands per part of a streamed batch. The first part and the last (sent
+# once the caller is done) overlap nothing, and every part costs hand-offs
+# between the threads: the sum is least with parts that grow as the square
+# root of the batch's size, which is not known in advance, so of the
+# commands so far (benchmarks/RESULTS.md, session 12).
+_PART_MIN, _PART_MAX, _PART_GROWTH = 500, 4000, 9
+
+
+def _part_size(sent: int) -> int:
+    return min(_PART_MAX, max(_PART_MIN, _PART_GROWTH * math.isqrt(sent)))
 
 
 @dataclass
@@ -98,10 +111,13 @@ class Batch:
 
     def __init__(
         self, ipvs: IPVS, *, atomic: bool = False, stop_on_error: bool = False,
-        chunk: int = 0, _force_rcvbuf: int = 0, _no_snapshot: bool = False,
+        chunk: int = 0, stream: bool = False, _force_rcvbuf: int = 0,
+        _no_snapshot: bool = False, _part: int = 0,
     ) -> None:  # fmt: skip
         if not isinstance(chunk, int) or chunk < 0:
             raise IPVSValueError(f"chunk must be a non-negative integer, not {chunk!r}")
+        if stream and _force_rcvbuf:
+            raise IPVSValueError("a streamed batch cannot force the receive buffer")
         self._ipvs = ipvs
         self._nb: _native.Batch | None = _native.Batch()
         self._atomic = atomic
@@ -110,7 +126,20 @@ class Batch:
         self._rcvbuf = _force_rcvbuf
         # Forcing the buffer lifts the engine's cap, so replies may be lost:
         # protect the batch with a snapshot unless a test wants the raw loss.
-        self._protect = atomic or (bool(_force_rcvbuf) and not _no_snapshot)
+        # (A stream protects itself: pyipvs.batch_stream.)
+        self._protect = not stream and (atomic or (bool(_force_rcvbuf) and not _no_snapshot))
+        self._stream: Stream | None = None
+        self._full = sys.maxsize  # commands that make a part of a stream
+        if stream:
+            from pyipvs.batch_stream import Stream
+
+            flags = _native.BATCH_STOP_ON_ERROR if self._stop else 0
+            self._stream = Stream(ipvs, flags, chunk, atomic)
+            # A batch dropped unapplied must not leave the stream's worker waiting.
+            weakref.finalize(self, self._stream.close)
+            self._full = _part if _part > 0 else _part_size(0)
+        self._grow = stream and _part <= 0  # a test's fixed part size, or grown
+        self._base = 0  # commands in parts already handed to the stream
         self._touched = _Touched()
         self._key: ServiceKey | None = None  # the last key validated
         self._dest: Callable[[int, ServiceKey, Server], int] | None = self._nb.dest
@@ -118,7 +147,7 @@ class Batch:
         self.result: BatchResult | None = None
 
     def __len__(self) -> int:
-        return len(self._nb) if self._nb is not None else 0
+        return self._base + (len(self._nb) if self._nb is not None else 0)
 
     def __enter__(self) -> Self:
         return self
@@ -132,7 +161,12 @@ class Batch:
         self.close()
 
     def close(self) -> None:
+        """Free the batch; a stream not yet applied waits for the part in
+        flight (and an atomic one rolls back what it sent)."""
         self._dest = None
+        if self._stream is not None and self.result is None:
+            stream, self._stream = self._stream, None
+            stream.abort()
         if self._nb is not None:
             self._nb.close()
             self._nb = None
@@ -161,33 +195,56 @@ class Batch:
     def delete_service(self, key: ServiceKey) -> None:
         nb = self._native()
         self._note_key(key)
-        nb.service(_native.CMD_DEL_SERVICE, key)
+        self._sent_if_full(nb.service(_native.CMD_DEL_SERVICE, key))
 
     def _service(self, cmd: int, service: Service) -> None:
         nb = self._native()
-        check_service(service)
+        try:
+            held = nb.service(cmd, service)
+        except (TypeError, OverflowError, AttributeError, ValueError):
+            # The encoder refuses what check_service refuses (csrc/request.c);
+            # the check runs only to say why.
+            check_service(service)
+            raise
         self._key = service.key  # checked with it: its servers need no second check
         if self._protect:
             self._touched.keys.add(_canonical(service.key))
-        nb.service(cmd, service)
+        self._sent_if_full(held)
 
     def zero(self, key: ServiceKey | None = None) -> None:
         nb = self._native()
         if key is None:
-            self._zero_all.append(len(nb))
+            self._zero_all.append(len(self))
         else:
             self._note_key(key)
-        nb.service(_native.CMD_ZERO, key)
+        self._sent_if_full(nb.service(_native.CMD_ZERO, key))
 
     def flush(self) -> None:
         nb = self._native()
         self._touched.everything = True
-        nb.service(_native.CMD_FLUSH, None)
+        self._sent_if_full(nb.service(_native.CMD_FLUSH, None))
 
     # --- real servers ---
 
     def add_server(self, key: ServiceKey, server: Server) -> None:
         self._server(_native.CMD_NEW_DEST, key, server, True)
+
+    def add_servers(self, key: ServiceKey, servers: Iterable[Server]) -> None:
+        """add_server for each of servers, in one call into C (what the
+        loop would do, refusals included, at a fraction of its cost)."""
+        nb = self._native()
+        if key is not self._key:
+            self._note_key(key)
+        group = servers if isinstance(servers, (list, tuple)) else list(servers)
+        try:
+            rc = nb.dests(_native.CMD_NEW_DEST, key, group)
+        except (TypeError, OverflowError, AttributeError, IndexError, ValueError):
+            rc = -errno.EINVAL
+        if rc < 0:  # nothing was added: the loop names the server refused
+            for s in group:
+                self.add_server(key, s)
+        else:
+            self._sent_if_full(rc)
 
     def edit_server(self, key: ServiceKey, server: Server) -> None:
         self._server(_native.CMD_SET_DEST, key, server, True)
@@ -207,8 +264,10 @@ class Batch:
             rc = dest(cmd, key, server) if dest is not None else -errno.EINVAL
         except (TypeError, OverflowError, AttributeError):
             rc = -errno.EINVAL
-        if rc:
+        if rc < 0:
             self._refuse(key, server, rc, same_family)
+        if rc >= self._full:  # rc: the commands held
+            self._send_part()
 
     def _refuse(self, key: ServiceKey, server: Server, rc: int, same_family: bool) -> None:
         self._native()  # raises if the batch is already applied
@@ -222,6 +281,7 @@ class Batch:
         check_timeouts(t)
         self._touched.timeouts = True
         nb.timeouts(t)
+        self._sent_if_full(len(nb))
 
     def start_daemon(self, d: Daemon) -> None:
         self._daemon(_native.CMD_NEW_DAEMON, d)
@@ -235,9 +295,10 @@ class Batch:
             raise IPVSValueError("sync daemons cannot be rolled back: not in an atomic batch")
         check_daemon(d)
         nb.daemon(cmd, d)
+        self._sent_if_full(len(nb))
 
     def add_restore_text(
-        self, data: bytes, pos: int = 0, max_commands: int = _SLICE, line_starts: bool = False
+        self, data: bytes, pos: int = 0, max_commands: int = SLICE, line_starts: bool = False
     ) -> RestoreScan:
         """Append the commands of data[pos:]'s restore lines, as long as
         they are in the plain forms `ipvsadm -S -n` writes (csrc/restore_fast.c);
@@ -251,11 +312,29 @@ class Batch:
         if scan.cmds and self._protect:
             # The fast path names no keys: roll back against the whole table.
             self._touched.everything = True
+        self._sent_if_full(len(nb))
         return scan
 
     def extend(self, commands: Iterable[Command]) -> None:
         for c in commands:
             _ADD[c.op](self, c)
+
+    # --- streaming ---
+
+    def _sent_if_full(self, held: int) -> None:
+        # held: the commands of the part being filled (len(self._nb)).
+        if held >= self._full:
+            self._send_part()
+
+    def _send_part(self) -> None:
+        """Hand the commands held to the stream; add to a fresh part."""
+        assert self._stream is not None and self._nb is not None
+        part, self._nb = self._nb, _native.Batch()
+        self._base += len(part)
+        if self._grow:
+            self._full = _part_size(self._base)
+        self._dest = self._nb.dest
+        self._stream.send(part)
 
     # --- applying ---
 
@@ -264,7 +343,15 @@ class Batch:
         the batch complete."""
         nb = self._native()
         self._dest = None
-        result = self._ipvs._call(lambda h: _Run(self, nb, h, progress).run())
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            self._nb = None  # the stream frees every part
+            result = stream.finish(nb, frozenset(self._zero_all))
+            self.result = result
+            if progress is not None:
+                progress(len(result), len(result))
+            return result
+        result = self._ipvs._call(lambda h: Run(self, nb, h, progress).run())
         self.result = result
         return result
 
@@ -292,97 +379,6 @@ def _need(v: _T | None) -> _T:
     if v is None:
         raise IPVSValueError("command is missing an argument")
     return v
-
-
-class _Run:
-    """One apply: send, and recover from lost replies or (atomic) failures."""
-
-    def __init__(
-        self, batch: Batch, nb: _native.Batch, h: _native.Handle,
-        progress: Callable[[int, int], None] | None,
-    ) -> None:  # fmt: skip
-        self.b, self.nb, self.h, self.progress = batch, nb, h, progress
-        self.n = len(nb)
-        self.chunks = self.overruns = self.replays = self.failed = self.lost = 0
-
-    def send(self, flags: int, chunk: int, rcvbuf: int) -> _native.BatchReport | None:
-        """All commands in slices; the report that ended early, if one did."""
-        start = 0
-        while start < self.n:
-            end = min(self.n, start + _SLICE)
-            r = self.nb.apply(self.h, start, end, flags=flags, chunk_msgs=chunk, rcvbuf=rcvbuf)
-            self.chunks += r.chunks
-            self.overruns += r.overruns
-            self.failed += r.failed
-            self.lost += r.unknown
-            if self.progress is not None:
-                self.progress(r.next, self.n)
-            if r.err or r.next < end:
-                return r
-            start = end
-        return None
-
-    def run(self) -> BatchResult:
-        b = self.b
-        snap: Snapshot | None = None
-        if b._protect:
-            from pyipvs.batch_rollback import rollback, take_snapshot
-
-            t = b._touched
-            snap = take_snapshot(self.h, t.keys, t.everything, t.timeouts)
-        flags = _native.BATCH_STOP_ON_ERROR if b._stop else 0
-        chunk, rcvbuf = b._chunk, b._rcvbuf
-        if rcvbuf:
-            flags |= _native.BATCH_NO_ADAPT
-        if snap is not None:
-            flags |= _native.BATCH_STOP_ON_LOST
-        while True:
-            self.failed = self.lost = 0
-            stopped = self.send(flags, chunk, rcvbuf)
-            err = stopped.err if stopped is not None else 0
-            if (
-                snap is not None
-                and b._atomic
-                and (self.failed or err or (self.lost and self.replays >= _REPLAYS))
-            ):
-                rollback(self._handle(), snap)
-                if err:
-                    raise self._failure(err, "; the batch was rolled back", True)
-                return self._result(True)
-            if err:
-                raise self._failure(err, "", False)
-            if snap is not None and self.lost:
-                if self.replays >= _REPLAYS:
-                    raise IPVSError(errno.ENOBUFS, None, "replies still lost after replaying")
-                # Undo, then replay with chunks the buffer can answer for.
-                rollback(self._handle(), snap)
-                self.nb.reset(0, self.n)
-                self.replays += 1
-                flags &= ~_native.BATCH_NO_ADAPT
-                if self.replays > 1:
-                    chunk = max(1, (chunk or _native.BATCH_CHUNK_MSGS) // 8)
-                continue
-            return self._result(False)
-
-    def _handle(self) -> _native.Handle:
-        # After a timeout the socket may still receive a late reply: roll
-        # back over a new one.
-        if self.h.broken:
-            self.h = self.b._ipvs._reopen()
-        return self.h
-
-    def _failure(self, err: int, note: str, rolled_back: bool) -> IPVSError:
-        """The exception for a transport failure (a timeout, a send error),
-        carrying what is known of every command as `.result`."""
-        e = _native._error(err, None)
-        e = type(e)(err, None, f"{e.strerror}{note}")
-        e.result = self._result(rolled_back)  # type: ignore[attr-defined]
-        return e
-
-    def _result(self, rolled_back: bool) -> BatchResult:
-        states, errs, cmds = self.nb.results(0, self.n)
-        return BatchResult(states, tuple(errs), cmds, frozenset(self.b._zero_all), rolled_back,
-                           self.replays, self.chunks, self.overruns)  # fmt: skip
 
 
 def apply_batch(

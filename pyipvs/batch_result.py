@@ -219,3 +219,12 @@ class Command:
     @classmethod
     def stop_daemon(cls, state: DaemonState, syncid: int = 0) -> Command:
         return cls(Op.STOP_DAEMON, daemon=Daemon(state, "", syncid))
+
+
+def transport_failure(err: int, note: str, result: BatchResult) -> IPVSError:
+    """The exception for a transport failure (a timeout, a send error),
+    carrying what is known of every command as `.result`."""
+    e = _native._error(err, None)
+    e = type(e)(err, None, f"{e.strerror}{note}")
+    e.result = result  # type: ignore[attr-defined]
+    return e

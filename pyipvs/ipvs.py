@@ -361,12 +361,17 @@ class IPVS:
 
     # --- batches (pyipvs/batch.py: commands sent by the thousand per system call) ---
 
-    def batch(self, *, atomic: bool = False, stop_on_error: bool = False, chunk: int = 0) -> Batch:
+    def batch(
+        self, *, atomic: bool = False, stop_on_error: bool = False, chunk: int = 0,
+        stream: bool = False, **_knobs: int,
+    ) -> Batch:  # fmt: skip
         """Collect commands with IPVS's own verbs; applied by `apply()` or on
-        leaving a `with` block."""
+        leaving a `with` block (`stream`: sent in parts as they are added;
+        pyipvs.batch). `_knobs`: Batch's test knobs."""
         from pyipvs.batch import Batch  # pyipvs.batch imports this module
 
-        return Batch(self, atomic=atomic, stop_on_error=stop_on_error, chunk=chunk)
+        return Batch(self, atomic=atomic, stop_on_error=stop_on_error, chunk=chunk,
+                     stream=stream, **_knobs)  # type: ignore[arg-type]  # fmt: skip
 
     def apply_batch(
         self, commands: Iterable[Command], *, atomic: bool = False, stop_on_error: bool = False

@@ -60,11 +60,21 @@ class Runner:
     # --- the caller's side ---
 
     def call(self, fn: Callable[[_native.Handle], T]) -> T:
+        self.start(fn)
+        return self.finish()  # type: ignore[return-value]
+
+    def start(self, fn: Callable[[_native.Handle], object]) -> None:
+        """Hand fn to the worker and return at once; `finish` waits for it.
+        (A streamed batch sends one part while its caller adds the next.)"""
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="pyipvs-kernel", daemon=True)
             self._thread.start()
         self._fn = fn
         self._go.release()
+
+    def finish(self) -> object:
+        """What the started call returned, or raised; a stall beyond the
+        timeout raises IPVSTimeoutError and abandons the handle."""
         try:
             self._wait()
         except BaseException:
@@ -74,7 +84,7 @@ class Runner:
         result, self._result = self._result, None
         if error is not None:
             raise error
-        return result  # type: ignore[return-value]
+        return result
 
     def _wait(self) -> None:
         limit = self._timeout_ms

@@ -26,11 +26,10 @@ from pyipvs._native._core import (
     _member,
     _text,
 )
-from pyipvs._pyipvs_cffi import ffi
+from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.errors import Op
 from pyipvs.model import (
     SETTABLE_SERVICE_FLAGS,
-    U32_MAX,
     Daemon,
     DaemonState,
     Family,
@@ -59,31 +58,46 @@ def _put_addr(dst: Any, address: IPAddress) -> None:
     ffi.memmove(dst, packed, len(packed))
 
 
+_service_args = lib.pyipvs_service_args
+
+
 def _c_key(key: ServiceKey, out: Any | None = None) -> Any:
     """A service struct identifying `key`, with the settings ipvsadm sends
     alongside an identity (no scheduler, no flags, the family's netmask)."""
-    c = out if out is not None else ffi.new("struct pyipvs_service *")
-    c.af = int(key.family)
-    if key.fwmark:
-        c.fwmark = key.fwmark
-        c.protocol = int(Protocol.TCP)
-    else:
-        c.protocol = int(key.protocol)
-        if key.address is not None:
-            _put_addr(c.addr, key.address)
-        c.port = key.port
-    c.flags_mask = U32_MAX
-    c.netmask = default_netmask(key.family)
-    return c
+    return _c_fill(_key_fields(key, b"", b"", 0, 0, default_netmask(key.family)), out)
 
 
 def _c_service(service: Service) -> Any:
-    c = _c_key(service.key)
-    c.sched_name = service.scheduler.encode("utf-8", "surrogateescape")
-    c.pe_name = service.pe_name.encode("utf-8", "surrogateescape")
-    c.flags = int(service.flags)
-    c.timeout = service.timeout
-    c.netmask = service.netmask
+    """Conversion errors raise (TypeError, OverflowError, AttributeError,
+    ValueError for what C refuses); callers check first or word them with
+    pyipvs.ipvs.check_service."""
+    return _c_fill(_service_fields(service))
+
+
+def _service_fields(s: Service) -> tuple[Any, ...]:
+    """A service as the arguments of pyipvs_service_args (and, after the
+    batch's own, pyipvs_batch_service_args): one call that converts every
+    field instead of a store per field (a batch's add_service runs this)."""
+    return _key_fields(
+        s.key, s.scheduler.encode("utf-8", "surrogateescape"),
+        s.pe_name.encode("utf-8", "surrogateescape"), s.flags, s.timeout, s.netmask,
+    )  # fmt: skip
+
+
+def _key_fields(
+    key: ServiceKey, sched: bytes, pe: bytes, flags: int, timeout: int, netmask: int
+) -> tuple[Any, ...]:
+    fwmark = key.fwmark
+    a = b"" if fwmark or key.address is None else key.address.packed
+    return (key.family, key.protocol, a, len(a), key.port, fwmark, sched, len(sched), pe,
+            len(pe), flags, timeout, netmask)  # fmt: skip
+
+
+def _c_fill(fields: tuple[Any, ...], out: Any | None = None) -> Any:
+    c = out if out is not None else ffi.new("struct pyipvs_service *")
+    rc = _service_args(c, *fields)
+    if rc < 0:
+        raise ValueError(f"service refused by the encoder (errno {-rc})")
     return c
 
 
