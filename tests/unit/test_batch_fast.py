@@ -265,3 +265,13 @@ def test_add_service_refuses_exactly_what_check_service_refuses() -> None:
         b.add_service(s)
         assert _messages(b) == _ref_messages([(_native.CMD_NEW_SERVICE, _ref_service(s), None)])
     assert refused > 100 and accepted > 50
+
+
+@pytest.mark.parametrize("bad", [ServiceKey.tcp("10.0.0.1", 80), "web", None])
+def test_add_service_wants_a_service(bad: Any) -> None:
+    b = _batch()
+    with pytest.raises(IPVSValueError, match="expected a Service"):
+        b.add_service(bad)
+    with pytest.raises(IPVSValueError, match="expected a Service"):
+        b.edit_service(bad)
+    assert len(b) == 0
