@@ -199,8 +199,8 @@ class Batch:
 
     def _service(self, cmd: int, service: Service) -> None:
         nb = self._native()
-        if not isinstance(service, Service):  # a ServiceKey would encode
-            check_service(service)
+        if not isinstance(service, Service):  # for untyped callers: a ServiceKey would encode
+            check_service(service)  # type: ignore[unreachable]
         try:
             held = nb.service(cmd, service)
         except (TypeError, OverflowError, AttributeError, ValueError):
