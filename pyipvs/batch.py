@@ -10,7 +10,7 @@ Python over `pyipvs._native`'s batch engine, csrc/batch.c).
 
 Commands are encoded as they are added and sent ~2,000 per system call; the
 kernel runs them in order and answers only failures. `add_servers` takes a
-service's servers in one call into C, several times cheaper per server than
+service's servers in one call into C, about half the cost per server of
 `add_server`. `stream=True` sends the batch in parts while commands are still
 being added (pyipvs.batch_stream: the kernel works while Python adds; the
 price is that commands reach the kernel before apply()). Every command keeps its
