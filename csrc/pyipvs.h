@@ -411,6 +411,55 @@ int pyipvs_conn_agg_info(const struct pyipvs_conn_agg *a, size_t *ngroups, uint6
 int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_group *out,
                            size_t max, size_t *n);
 
+/* --- connection rows as columns (csrc/conn_cols.c; owner: connection tables) --- */
+/* pyipvs_conn_read_cols writes PYIPVS_CONN_WORDS uint32 words per row, at
+ * these positions. Addresses and texts are numbers of values in the reader's
+ * value table (the caller keeps its own copy of the table, growing it from
+ * the new values each call reports); value 0 stands for "none". */
+#define PYIPVS_CONN_W_PROTO 0       /* value: the protocol text */
+#define PYIPVS_CONN_W_PROTOCOL 1    /* protocol number + 1; 0: a name not known */
+#define PYIPVS_CONN_W_CADDR 2       /* value: address */
+#define PYIPVS_CONN_W_CPORT 3
+#define PYIPVS_CONN_W_VADDR 4       /* value: address */
+#define PYIPVS_CONN_W_VPORT 5
+#define PYIPVS_CONN_W_DADDR 6       /* value: address */
+#define PYIPVS_CONN_W_DPORT 7
+#define PYIPVS_CONN_W_STATE 8       /* value: the state text */
+#define PYIPVS_CONN_W_EXPIRES 9
+#define PYIPVS_CONN_W_ORIGIN 10     /* PYIPVS_CONN_ORIGIN_* */
+#define PYIPVS_CONN_W_PE_NAME 11    /* value: text, 0 without PE columns */
+#define PYIPVS_CONN_W_PE_DATA 12    /* value: raw bytes, 0 without PE columns */
+#define PYIPVS_CONN_WORDS 13
+
+/* Kinds of values, as written to the stream of new ones: one kind byte, a
+ * 16-bit length in host order, the bytes (an address's 4 or 16). */
+#define PYIPVS_CONN_V_INET 1
+#define PYIPVS_CONN_V_INET6 2
+#define PYIPVS_CONN_V_NAME 3        /* protocol, state or PE name (ASCII) */
+#define PYIPVS_CONN_V_DATA 4        /* PE data (any byte but a newline) */
+/* Room the stream of new values needs per row, at most (seven values). */
+#define PYIPVS_CONN_NEW_PER_ROW 400
+
+/* What one pyipvs_conn_read_cols call produced. */
+struct pyipvs_conn_chunk {
+    size_t rows;
+    size_t new_len;           /* bytes of new values written */
+    uint32_t first_new;       /* the first new value's number */
+    uint32_t reset;           /* 1: the table was emptied first (first_new is 1) */
+    uint32_t flags;           /* PYIPVS_CONN_F_* of any row */
+};
+
+struct pyipvs_conn_values;    /* opaque: the value table */
+int pyipvs_conn_values_new(struct pyipvs_conn_values **out, uint32_t max_values);
+void pyipvs_conn_values_free(struct pyipvs_conn_values *v);
+/* The reader's next rows passing f (up to max, and no more than the stream
+ * of new values has room for: PYIPVS_CONN_NEW_PER_ROW each) as words[max *
+ * PYIPVS_CONN_WORDS]; values they use for the first time go to news. A
+ * table about to pass its max_values is emptied before the first row. */
+int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn_filter *f,
+                          struct pyipvs_conn_values *v, uint32_t *words, size_t max,
+                          uint8_t *news, size_t news_cap, struct pyipvs_conn_chunk *out);
+
 /* --- connection listing text (csrc/conn_fmt.c; owner: connection tables) --- */
 #define PYIPVS_CONN_FMT_PERSISTENT 1  /* --persistent-conn: PE name and data columns */
 /* Format the reader's next rows as `ipvsadm -Lnc` lines into out (cap >= 768):

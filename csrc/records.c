@@ -98,34 +98,11 @@ struct keyset {
     size_t size;              /* key bytes */
 };
 
-/* Eight bytes at a time (the emulated test VM pays for every instruction;
- * keys are 28 or 48 bytes), each word folded in with a multiply and a
- * shift, as in MurmurHash3's finaliser. */
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n, w;
-
-    for (; n >= 8; b += 8, n -= 8) {
-        memcpy(&w, b, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
-    if (n > 0) {
-        w = 0;
-        memcpy(&w, b, n);
-        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 33);
-}
-
 /* Where key would be: the slot holding an equal key, or the empty one. */
 static size_t probe(const struct keyset *s, const unsigned char *base, size_t stride,
                     const void *key)
 {
-    size_t i = (size_t)hash_bytes(key, s->size) & (s->cap - 1);
+    size_t i = (size_t)core_hash_bytes(key, s->size) & (s->cap - 1);
 
     while (s->slot[i] != 0 &&
            memcmp(base + (size_t)(s->slot[i] - 1) * stride, key, s->size) != 0)

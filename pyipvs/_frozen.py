@@ -6,7 +6,7 @@ A frozen dataclass's generated `__init__` must store each field with
 0.3 us per field on the host, 3-4 us for a `Stats`, several times what a
 plain slot store costs. Decoders build such objects by the hundred
 thousand (a `Stats` and a `ServerStatus` per real server of a full-table
-read, a `Connection` per connection-table row), so for them `constructor`
+read, a `ConnRow` per row of `pyipvsadm -Lc`), so for them `constructor`
 builds a twin class with the same slots and an ordinary `__init__`, whose
 instance then becomes the real class by `__class__` assignment (CPython
 allows that between classes of identical layout). What comes out is what

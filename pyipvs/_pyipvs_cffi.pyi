@@ -59,6 +59,7 @@ class _Lib:
     PYIPVS_CONN_MATCH_STATE: int
     PYIPVS_CONN_MATCH_VADDR: int
     PYIPVS_CONN_MATCH_VPORT: int
+    PYIPVS_CONN_NEW_PER_ROW: int
     PYIPVS_CONN_OPT_SPLIT: int
     PYIPVS_CONN_OPT_SPLIT_ALWAYS: int
     PYIPVS_CONN_OPT_SPLIT_WAIT: int
@@ -101,6 +102,24 @@ class _Lib:
     PYIPVS_CONN_S_UNKNOWN: int
     PYIPVS_CONN_TABLE_CONN: int
     PYIPVS_CONN_TABLE_SYNC: int
+    PYIPVS_CONN_V_DATA: int
+    PYIPVS_CONN_V_INET: int
+    PYIPVS_CONN_V_INET6: int
+    PYIPVS_CONN_V_NAME: int
+    PYIPVS_CONN_WORDS: int
+    PYIPVS_CONN_W_CADDR: int
+    PYIPVS_CONN_W_CPORT: int
+    PYIPVS_CONN_W_DADDR: int
+    PYIPVS_CONN_W_DPORT: int
+    PYIPVS_CONN_W_EXPIRES: int
+    PYIPVS_CONN_W_ORIGIN: int
+    PYIPVS_CONN_W_PE_DATA: int
+    PYIPVS_CONN_W_PE_NAME: int
+    PYIPVS_CONN_W_PROTO: int
+    PYIPVS_CONN_W_PROTOCOL: int
+    PYIPVS_CONN_W_STATE: int
+    PYIPVS_CONN_W_VADDR: int
+    PYIPVS_CONN_W_VPORT: int
     PYIPVS_HAS_ADDR_FAMILY: int
     PYIPVS_HAS_MCAST_GROUP: int
     PYIPVS_HAS_MCAST_PORT: int
@@ -261,6 +280,13 @@ class _Lib:
     #   *, size_t, size_t *)
     def pyipvs_conn_read(self, _0: Any, _1: Any, _2: Any, _3: int, _4: Any, /) -> int: ...
 
+    # int(*)(struct pyipvs_conn_reader *, struct pyipvs_conn_filter *, struct
+    #   pyipvs_conn_values *, uint32_t *, size_t, uint8_t *, size_t, struct
+    #   pyipvs_conn_chunk *)
+    def pyipvs_conn_read_cols(
+        self, _0: Any, _1: Any, _2: Any, _3: Any, _4: int, _5: Any, _6: int, _7: Any, /
+    ) -> int: ...
+
     # int(*)(struct pyipvs_conn_reader *, struct pyipvs_conn_counts *)
     def pyipvs_conn_reader_counts(self, _0: Any, _1: Any, /) -> int: ...
 
@@ -283,6 +309,12 @@ class _Lib:
 
     # int(*)(int, char * *)
     def pyipvs_conn_state_name(self, _0: int, _1: Any, /) -> int: ...
+
+    # void(*)(struct pyipvs_conn_values *)
+    def pyipvs_conn_values_free(self, _0: Any, /) -> None: ...
+
+    # int(*)(struct pyipvs_conn_values * *, uint32_t)
+    def pyipvs_conn_values_new(self, _0: Any, _1: int, /) -> int: ...
 
     # int(*)(struct pyipvs_handle *, int, struct pyipvs_daemon *)
     def pyipvs_daemon_cmd(self, _0: Any, _1: int, _2: Any, /) -> int: ...

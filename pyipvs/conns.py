@@ -19,7 +19,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, final
+from itertools import chain, repeat
+from typing import Any, NamedTuple, TypeVar, final
 
 from pyipvs import _native as _n
 from pyipvs._frozen import constructor
@@ -82,14 +83,18 @@ _ORIGIN_BY_CODE = {code: o for o, code in _ORIGIN_CODE.items()}
 _ORIGINS: dict[int, Any] = dict(_ORIGIN_BY_CODE)
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
+class Connection(NamedTuple):
     """One connection entry (or persistence template) as the kernel lists it.
 
     `proto` and `state` are the kernel's text, kept as read (unknown names
     included); `protocol` is the IP protocol number, None for a name pyipvs
     does not know. Templates of fwmark services have proto "IP" (0) and the
     mark in `vaddr`. `origin` is set for rows of ip_vs_conn_sync only.
+
+    A typed named tuple rather than a frozen dataclass like the rest of the
+    model: a table has millions of rows, and a tuple can be made in C
+    (tuple.__new__ over zip) where a slotted object needs a Python frame
+    each, which alone cost the iterator twice what the kernel spends.
     """
 
     proto: str
@@ -257,10 +262,18 @@ def _pe_word(data: str | None) -> str | None:
     return m.group() if m is not None else None
 
 
-# One per row of a table with millions (pyipvs._frozen: ~4x cheaper than
-# the frozen dataclasses' own __init__).
-_new_connection = constructor(Connection)
 _new_conn_row = constructor(ConnRow)
+_tuple_new = tuple.__new__
+
+
+def _connections(cols: _n.Columns) -> Iterator[Connection]:
+    # no Python frame per row: zip makes each row's tuple, tuple.__new__ copies
+    # it into a Connection (zip then reuses its tuple for the next row)
+    return map(_tuple_new, repeat(Connection), zip(*cols))
+
+
+def _conn_rows(cols: _n.Columns) -> Iterator[ConnRow]:
+    return map(_conn_row, *cols)
 
 
 def _conn_row(
@@ -284,26 +297,24 @@ class ConnCursor:
     def __init__(self, reader: _n.ConnReader) -> None:
         self._reader = reader
 
-    def _chunks(self, factory: Callable[..., _T]) -> Iterator[list[_T]]:
-        while True:
-            chunk = self._reader.read(factory, _ORIGINS)
-            if not chunk:
-                return
-            yield chunk
+    def _chunks(self, make: Callable[[_n.Columns], Iterator[_T]]) -> Iterator[Iterator[_T]]:
+        while (cols := self._reader.columns(_ORIGINS)) is not None:
+            yield make(cols)
 
     def chunks(self) -> Iterator[list[Connection]]:
-        return self._chunks(_new_connection)
+        return map(list, self._chunks(_connections))
 
     def __iter__(self) -> Iterator[Connection]:
-        for chunk in self.chunks():
-            yield from chunk
+        # rows are made as they are taken, so a caller that drops each one
+        # leaves the cyclic GC nothing to collect (a whole chunk at once
+        # would trigger collections costing about as much as the rows)
+        return chain.from_iterable(self._chunks(_connections))
 
     def row_chunks(self) -> Iterator[list[ConnRow]]:
-        return self._chunks(_conn_row)
+        return map(list, self._chunks(_conn_rows))
 
     def rows(self) -> Iterator[ConnRow]:
-        for chunk in self.row_chunks():
-            yield from chunk
+        return chain.from_iterable(self._chunks(_conn_rows))
 
     def numeric_listing(self, persistent_conn: bool = False) -> Iterator[str]:
         """The rows as the lines of `ipvsadm -Lnc` (with `--persistent-conn`),

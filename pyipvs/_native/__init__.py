@@ -209,6 +209,9 @@ if TYPE_CHECKING:
         CONN_TABLE_SYNC as CONN_TABLE_SYNC,
     )
     from pyipvs._native.conn import (
+        Columns as Columns,
+    )
+    from pyipvs._native.conn import (
         ConnCounts as ConnCounts,
     )
     from pyipvs._native.conn import (
@@ -414,6 +417,7 @@ _LAZY: dict[str, str] = {
     "CONN_STATE_NAMES": "conn",
     "CONN_TABLE_CONN": "conn",
     "CONN_TABLE_SYNC": "conn",
+    "Columns": "conn",
     "ConnCounts": "conn",
     "ConnMatch": "conn",
     "ConnReader": "conn",

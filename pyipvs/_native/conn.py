@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import struct
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from itertools import repeat
+from typing import Any
 
 from pyipvs._native._core import _text
 from pyipvs._native.convert import _put_addr
@@ -19,9 +20,11 @@ from pyipvs.model import (
 
 # --- connection tables ---------------------------------------------------------
 # The reader of /proc/net/ip_vs_conn and ip_vs_conn_sync (csrc/conn*.c). Rows
-# cross from C as one bytes copy per chunk, unpacked with a struct layout
-# built from cffi's own offsets: per-field cdata access would cost more than
-# the C parse. Filters and group-by counts run in C (pyipvs.conns drives them).
+# cross from C as columns of uint32 words (csrc/conn_cols.c), each column a
+# list made in one C-level step, with addresses and texts as numbers of
+# values made once; the caller zips the columns into row objects, so no
+# Python frame runs per row. Filters and group-by counts run in C
+# (pyipvs.conns drives them).
 
 CONN_TABLE_CONN: int = lib.PYIPVS_CONN_TABLE_CONN
 CONN_TABLE_SYNC: int = lib.PYIPVS_CONN_TABLE_SYNC
@@ -38,6 +41,7 @@ CONN_BY_DPORT: int = lib.PYIPVS_CONN_BY_DPORT
 CONN_BY_STATE: int = lib.PYIPVS_CONN_BY_STATE
 CONN_BY_ORIGIN: int = lib.PYIPVS_CONN_BY_ORIGIN
 _CONN_F_PE: int = lib.PYIPVS_CONN_F_PE
+_CONN_F_ORIGIN: int = lib.PYIPVS_CONN_F_ORIGIN
 _INET6 = int(Family.INET6)
 
 
@@ -55,35 +59,6 @@ CONN_STATE_NAMES: dict[int, str] = _conn_state_names()
 CONN_STATE_CODES: dict[str, int] = {v: k for k, v in CONN_STATE_NAMES.items()}
 
 
-def _conn_layout() -> struct.Struct:
-    """struct pyipvs_conn as a struct.Struct: every field up to state_name, in
-    declared order; the PE fields (273 bytes, rarely set) are sliced out only
-    for rows that have them."""
-    fields = (
-        ("protocol", "i"), ("af", "H"), ("daf", "H"), ("caddr", "16s"), ("vaddr", "16s"),
-        ("daddr", "16s"), ("cport", "H"), ("vport", "H"), ("dport", "H"), ("state", "H"),
-        ("expires", "I"), ("origin", "B"), ("flags", "B"), ("proto_len", "B"),
-        ("state_len", "B"), ("pe_name_len", "B"), ("pe_data_len", "H"),
-        ("proto_name", "16s"), ("state_name", "24s"),
-    )  # fmt: skip
-    fmt, pos = "=", 0
-    for name, code in fields:
-        off = ffi.offsetof("struct pyipvs_conn", name)
-        if off < pos:
-            raise ImportError(f"struct pyipvs_conn layout: {name} out of order")
-        fmt += f"{off - pos}x{code}"
-        pos = off + struct.calcsize("=" + code)
-    fmt += f"{ffi.sizeof('struct pyipvs_conn') - pos}x"
-    layout = struct.Struct(fmt)
-    if layout.size != ffi.sizeof("struct pyipvs_conn"):
-        raise ImportError("struct pyipvs_conn layout does not match the C core")
-    return layout
-
-
-_CONN_ROW = _conn_layout()
-_PE_NAME_AT: int = ffi.offsetof("struct pyipvs_conn", "pe_name")
-_PE_DATA_AT: int = ffi.offsetof("struct pyipvs_conn", "pe_data")
-_T = TypeVar("_T")
 #: One summary group: protocol, proto text, client network, vaddr, vport, daddr,
 #: dport, state code, state text, origin (None where not grouped by), count.
 GroupTuple = tuple[Any, ...]
@@ -160,59 +135,32 @@ def _conn_check(rc: int, path: str | None, netns: str | None) -> None:
         raise OSError(-rc, os.strerror(-rc), path, None, netns)
 
 
-class _ConnDecoder:
-    """Rows of one reader into objects; addresses and names come from caches
-    (a table repeats its services, servers and state names on every row)."""
+def _address(af: int, raw: bytes) -> IPAddress:
+    return ipaddress.IPv6Address(raw) if af == _INET6 else ipaddress.IPv4Address(raw[:4])
 
-    __slots__ = ("names", "v4", "v6")
 
-    def __init__(self) -> None:
-        self.v4: dict[bytes, IPAddress] = {}
-        self.v6: dict[bytes, IPAddress] = {}
-        self.names: dict[bytes, str] = {}
+class _Protocols(dict[int, int | None]):
+    """Word -> protocol number (the word is the number + 1; 0: a name the C
+    parser does not know); filled on first sight, so a column maps through
+    dict.__getitem__ in C."""
 
-    def _addr(self, af: int, raw: bytes) -> IPAddress:
-        if af == _INET6:
-            a: IPAddress = ipaddress.IPv6Address(raw)
-            self.v6[raw] = a
-        else:
-            a = ipaddress.IPv4Address(raw[:4])
-            self.v4[raw] = a
-        return a
+    def __missing__(self, word: int) -> int | None:
+        v = self[word] = word - 1 if word else None
+        return v
 
-    def _name(self, raw: bytes, n: int) -> str:
-        s = self.names[raw] = raw[:n].decode("ascii")
-        return s
 
-    def rows(self, data: bytes, factory: Callable[..., _T], origins: dict[int, Any]) -> list[_T]:
-        """factory(proto, protocol, caddr, cport, vaddr, vport, daddr, dport,
-        state, expires, pe_name, pe_data, origin) per row: the text as printed,
-        protocol None for an unknown name, origin mapped through `origins`."""
-        if len(self.v4) + len(self.v6) > 65536:  # clients rarely repeat: stay bounded
-            self.v4.clear()
-            self.v6.clear()
-        if len(self.names) > 4096:  # only odd input has more than a few dozen
-            self.names.clear()
-        v4, v6, names, size = self.v4, self.v6, self.names, _CONN_ROW.size
-        out: list[_T] = []
-        append = out.append
-        for i, (proto, af, daf, ca, va, da, cp, vp, dp, _st, exp, origin, flags, plen, slen,
-                pnl, pdl, pn, sn) in enumerate(_CONN_ROW.iter_unpack(data)):  # fmt: skip
-            cache = v6 if af == _INET6 else v4
-            caddr = cache.get(ca) or self._addr(af, ca)
-            vaddr = cache.get(va) or self._addr(af, va)
-            daddr = (v6 if daf == _INET6 else v4).get(da) or self._addr(daf, da)
-            pe_name = pe_data = None
-            if flags & _CONN_F_PE:
-                at = i * size
-                pe_name = data[at + _PE_NAME_AT : at + _PE_NAME_AT + pnl].decode("ascii")
-                raw = data[at + _PE_DATA_AT : at + _PE_DATA_AT + pdl]
-                pe_data = raw.decode("utf-8", "surrogateescape")
-            append(factory(
-                names.get(pn) or self._name(pn, plen), proto if proto >= 0 else None,
-                caddr, cp, vaddr, vp, daddr, dp, names.get(sn) or self._name(sn, slen), exp,
-                pe_name, pe_data, origins.get(origin)))  # fmt: skip
-        return out
+_PROTOCOLS = _Protocols()
+_WORDS: int = lib.PYIPVS_CONN_WORDS
+_NEW_PER_ROW: int = lib.PYIPVS_CONN_NEW_PER_ROW
+_MAX_VALUES = 65536  # as many objects kept, at most (clients rarely repeat)
+_MAKE_VALUE: dict[int, Callable[[bytes], Any]] = {
+    lib.PYIPVS_CONN_V_INET: ipaddress.IPv4Address,
+    lib.PYIPVS_CONN_V_INET6: ipaddress.IPv6Address,
+    lib.PYIPVS_CONN_V_NAME: lambda b: b.decode("ascii"),
+    lib.PYIPVS_CONN_V_DATA: lambda b: b.decode("utf-8", "surrogateescape"),
+}
+#: A chunk's columns, in the order of Connection's fields (see ConnReader.columns).
+Columns = tuple[Iterable[Any], ...]
 
 
 class ConnReader:
@@ -220,15 +168,18 @@ class ConnReader:
     read in chunks of rows that pass an optional C-side filter.
     Not thread-safe; close() it (pyipvs.conns.ConnCursor does)."""
 
-    __slots__ = ("_chunk", "_dec", "_f", "_keep", "_netns", "_path", "_r", "_rows")
+    __slots__ = ("_chunk", "_f", "_keep", "_netns", "_news", "_path", "_r", "_vals",
+                 "_values", "_words")  # fmt: skip
 
     def __init__(self, out: Any, match: ConnMatch | None, chunk: int, keep: Any,
                  path: str | None, netns: str | None) -> None:  # fmt: skip
         self._r: Any = ffi.gc(out[0], lib.pyipvs_conn_reader_free)
         self._f = _c_conn_filter(match) if match is not None else ffi.NULL
         self._chunk = max(1, chunk)
-        self._rows: Any = None
-        self._dec = _ConnDecoder()
+        self._words: Any = None
+        self._news: Any = None
+        self._values: Any = None
+        self._vals: list[Any] = [None]  # the C value table's objects, by number
         self._keep = keep
         self._path, self._netns = path, netns
 
@@ -283,17 +234,62 @@ class ConnReader:
             raise ValueError("I/O operation on a closed connection table")
         return self._r
 
-    def read(self, factory: Callable[..., _T], origins: dict[int, Any]) -> list[_T]:
-        """The next chunk of rows, made by factory (see _ConnDecoder.rows);
-        empty only at the end of the table."""
+    def columns(self, origins: dict[int, Any]) -> Columns | None:
+        """The next chunk of rows as 13 columns in the order of Connection's
+        fields (`proto`, `protocol`, ..., `pe_name`, `pe_data`, `origin`:
+        text as printed, protocol None for an unknown name, origin mapped
+        through `origins`); lazy, to be consumed together (zip) before the
+        next call. None only at the end of the table."""
         r = self._live()
-        if self._rows is None:
-            self._rows = ffi.new("struct pyipvs_conn[]", self._chunk)
-        n = ffi.new("size_t *")
-        _conn_check(lib.pyipvs_conn_read(r, self._f, self._rows, self._chunk, n),
+        if self._words is None:
+            out = ffi.new("struct pyipvs_conn_values **")
+            _conn_check(lib.pyipvs_conn_values_new(out, _MAX_VALUES), None, None)
+            self._values = ffi.gc(out[0], lib.pyipvs_conn_values_free)
+            self._words = ffi.new("uint32_t[]", self._chunk * _WORDS)
+            self._news = ffi.new("uint8_t[]", self._chunk * _NEW_PER_ROW)
+        c = ffi.new("struct pyipvs_conn_chunk *")
+        _conn_check(lib.pyipvs_conn_read_cols(r, self._f, self._values, self._words,
+                                              self._chunk, self._news, len(self._news), c),
                     self._path, self._netns)  # fmt: skip
-        data = ffi.buffer(self._rows, n[0] * _CONN_ROW.size)[:]
-        return self._dec.rows(data, factory, origins)
+        n = c.rows
+        if n == 0:
+            return None
+        if c.reset:  # a new list: columns handed out before keep the old one
+            self._vals = [None]
+        vals = self._vals
+        if c.first_new != len(vals):  # the two tables' numbers must agree
+            raise RuntimeError("connection value table out of step with the C core")
+        if c.new_len:
+            self._add_values(ffi.buffer(self._news, c.new_len)[:])
+        words = memoryview(ffi.buffer(self._words, n * _WORDS * 4)).cast("I")
+        col = [words[i::_WORDS].tolist() for i in range(_WORDS)]
+        v = vals.__getitem__
+        pe = c.flags & _CONN_F_PE
+        return (
+            map(v, col[lib.PYIPVS_CONN_W_PROTO]),
+            map(_PROTOCOLS.__getitem__, col[lib.PYIPVS_CONN_W_PROTOCOL]),
+            map(v, col[lib.PYIPVS_CONN_W_CADDR]),
+            col[lib.PYIPVS_CONN_W_CPORT],
+            map(v, col[lib.PYIPVS_CONN_W_VADDR]),
+            col[lib.PYIPVS_CONN_W_VPORT],
+            map(v, col[lib.PYIPVS_CONN_W_DADDR]),
+            col[lib.PYIPVS_CONN_W_DPORT],
+            map(v, col[lib.PYIPVS_CONN_W_STATE]),
+            col[lib.PYIPVS_CONN_W_EXPIRES],
+            map(v, col[lib.PYIPVS_CONN_W_PE_NAME]) if pe else repeat(None, n),
+            map(v, col[lib.PYIPVS_CONN_W_PE_DATA]) if pe else repeat(None, n),
+            map(origins.get, col[lib.PYIPVS_CONN_W_ORIGIN]) if c.flags & _CONN_F_ORIGIN
+            else repeat(None, n),
+        )  # fmt: skip
+
+    def _add_values(self, news: bytes) -> None:
+        """Objects for the values the C table reports as new: kind byte,
+        16-bit length (host order), bytes."""
+        append, at, end = self._vals.append, 0, len(news)
+        while at < end:
+            n = int.from_bytes(news[at + 1 : at + 3], sys.byteorder)
+            append(_MAKE_VALUE[news[at]](news[at + 3 : at + 3 + n]))
+            at += 3 + n
 
     def scan(self, groupings: list[tuple[int, int, int, int]]) -> list[
             tuple[list[GroupTuple], int, int]]:  # fmt: skip
@@ -318,7 +314,7 @@ class ConnReader:
         lib.pyipvs_conn_agg_info(agg, ng, total, over)
         groups = ffi.new("struct pyipvs_conn_group[]", max(1, ng[0]))
         lib.pyipvs_conn_agg_groups(agg, groups, ng[0], ng)
-        dec, out = self._dec, []
+        out = []
         for g in groups[0 : ng[0]]:
             by = g.by
             client: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
@@ -330,9 +326,9 @@ class ConnReader:
                 g.protocol if by & CONN_BY_PROTO else None,
                 _text(g.proto_name) if by & CONN_BY_PROTO else None,
                 client,
-                dec._addr(g.af, ffi.buffer(g.vaddr)[:]) if by & CONN_BY_VADDR else None,
+                _address(g.af, ffi.buffer(g.vaddr)[:]) if by & CONN_BY_VADDR else None,
                 g.vport if by & CONN_BY_VPORT else None,
-                dec._addr(g.daf, ffi.buffer(g.daddr)[:]) if by & CONN_BY_DADDR else None,
+                _address(g.daf, ffi.buffer(g.daddr)[:]) if by & CONN_BY_DADDR else None,
                 g.dport if by & CONN_BY_DPORT else None,
                 g.state if by & CONN_BY_STATE else None,
                 _text(g.state_name) if by & CONN_BY_STATE else None,

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from pyipvs._frozen import constructor
-from pyipvs.conns import Connection, Origin
 from pyipvs.format_conn import ConnRow
 from pyipvs.model import (
     Forward,
@@ -25,7 +24,6 @@ from pyipvs.model import (
 )
 
 A4 = ipaddress.ip_address("10.0.0.1")
-A6 = ipaddress.ip_address("2001:db8::1")
 SERVICE = Service(ServiceKey.tcp("192.0.2.1", 80), "rr")
 SERVER = Server(A4, 8080, Forward.MASQ, 3)
 
@@ -37,9 +35,6 @@ CASES: list[tuple[type[Any], tuple[Any, ...], dict[str, Any]]] = [
     (ServiceStatus, (SERVICE, Stats(5)), {"raw_flags": 2}),
     (ServerStatus, (SERVER, 1, 2, 3, Stats(conns=4)), {}),
     (ServerStatus, (SERVER,), {"persist_conns": 5}),
-    (Connection, ("TCP", 6, A4, 1, A4, 80, A4, 8080, "ESTABLISHED", 900), {}),
-    (Connection, ("UDP", 17, A6, 2, A6, 53, A6, 53, "UDP", 5, "sip", "x"), {}),
-    (Connection, ("IP", 0, A4, 0, A4, 0, A4, 0, "NONE", 1), {"origin": Origin.SYNC}),
     (ConnRow, ("TCP", A4, 1, A4, 80, A4, 8080, "SYN_RECV", 59), {"pe_name": "sip"}),
 ]
 

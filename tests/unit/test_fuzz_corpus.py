@@ -124,8 +124,8 @@ def test_connection_table_reader() -> None:
             reader = n.ConnReader.from_bytes(data, chunk=chunk, bufsize=2048, max_read=max_read)
             try:
                 rows = []
-                while batch := reader.read(lambda *a: a, {}):
-                    rows.extend(batch)
+                while (cols := reader.columns({})) is not None:
+                    rows.extend(zip(*cols, strict=True))
                 counts = reader.counts()
             finally:
                 reader.close()
