@@ -38,6 +38,7 @@ struct pyipvs_conn_values {
     uint32_t count;           /* the next number; 0 means "none" */
     struct value *values;     /* by number */
     uint32_t *slot;           /* open addressing: a number, or 0 for empty */
+    uint32_t last[5];         /* each column's value on the row before (column_value) */
     size_t mask;              /* slots - 1; at least twice max */
     unsigned char *arena;
     size_t arena_len, arena_cap;
@@ -85,6 +86,7 @@ static void values_reset(struct pyipvs_conn_values *v)
     memset(v->slot, 0, (v->mask + 1) * sizeof(*v->slot));
     v->count = 1;
     v->arena_len = 0;
+    memset(v->last, 0, sizeof(v->last));
 }
 
 /* Where a new value's stream entry goes; the caller checked the room. */
@@ -139,25 +141,42 @@ static uint32_t value_of(struct pyipvs_conn_values *v, uint8_t kind, const void 
     return num;
 }
 
-static uint32_t addr_of(struct pyipvs_conn_values *v, uint16_t af, const uint8_t *a,
-                        struct news *n)
+/* value_of, first trying the value this column had on the row before:
+ * a table repeats its services, servers and states row after row, and
+ * one comparison is cheaper than hashing and probing. */
+static uint32_t column_value(struct pyipvs_conn_values *v, uint32_t *last, uint8_t kind,
+                             const void *bytes, uint16_t len, struct news *n)
 {
-    return af == AF_INET6 ? value_of(v, PYIPVS_CONN_V_INET6, a, 16, n)
-                          : value_of(v, PYIPVS_CONN_V_INET, a, 4, n);
+    const struct value *e = &v->values[*last];
+
+    if (*last && e->kind == kind && e->len == len && memcmp(v->arena + e->at, bytes, len) == 0)
+        return *last;
+    return *last = value_of(v, kind, bytes, len, n);
+}
+
+static uint32_t addr_of(struct pyipvs_conn_values *v, uint32_t *last, uint16_t af,
+                        const uint8_t *a, struct news *n)
+{
+    return af == AF_INET6 ? column_value(v, last, PYIPVS_CONN_V_INET6, a, 16, n)
+                          : column_value(v, last, PYIPVS_CONN_V_INET, a, 4, n);
 }
 
 static void row_words(struct pyipvs_conn_values *v, const struct pyipvs_conn *c, uint32_t *w,
                       struct news *n)
 {
-    w[PYIPVS_CONN_W_PROTO] = value_of(v, PYIPVS_CONN_V_NAME, c->proto_name, c->proto_len, n);
-    w[PYIPVS_CONN_W_PROTOCOL] = c->protocol < 0 ? 0 : (uint32_t)c->protocol + 1;
-    w[PYIPVS_CONN_W_CADDR] = addr_of(v, c->af, c->caddr, n);
+    uint32_t *last = v->last;
+
+    w[PYIPVS_CONN_W_PROTO] = column_value(v, &last[0], PYIPVS_CONN_V_NAME, c->proto_name,
+                                          c->proto_len, n);
+    w[PYIPVS_CONN_W_PROTOCOL] = (uint32_t)c->protocol;
+    w[PYIPVS_CONN_W_CADDR] = addr_of(v, &last[1], c->af, c->caddr, n);
     w[PYIPVS_CONN_W_CPORT] = c->cport;
-    w[PYIPVS_CONN_W_VADDR] = addr_of(v, c->af, c->vaddr, n);
+    w[PYIPVS_CONN_W_VADDR] = addr_of(v, &last[2], c->af, c->vaddr, n);
     w[PYIPVS_CONN_W_VPORT] = c->vport;
-    w[PYIPVS_CONN_W_DADDR] = addr_of(v, c->daf, c->daddr, n);
+    w[PYIPVS_CONN_W_DADDR] = addr_of(v, &last[3], c->daf, c->daddr, n);
     w[PYIPVS_CONN_W_DPORT] = c->dport;
-    w[PYIPVS_CONN_W_STATE] = value_of(v, PYIPVS_CONN_V_NAME, c->state_name, c->state_len, n);
+    w[PYIPVS_CONN_W_STATE] = column_value(v, &last[4], PYIPVS_CONN_V_NAME, c->state_name,
+                                          c->state_len, n);
     w[PYIPVS_CONN_W_EXPIRES] = c->expires;
     w[PYIPVS_CONN_W_ORIGIN] = c->origin;
     w[PYIPVS_CONN_W_PE_NAME] = w[PYIPVS_CONN_W_PE_DATA] = 0;
@@ -176,6 +195,7 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
     struct pyipvs_conn batch[BATCH];
     struct news n = {.p = news};
     size_t limit = news_cap / PYIPVS_CONN_NEW_PER_ROW;
+    int full;
 
     if (!r || !v || !words || !news || !out)
         return -EINVAL;
@@ -186,11 +206,9 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
     if (limit == 0)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
-    if ((size_t)v->count - 1 + VALUES_PER_ROW * limit > v->max) {
-        values_reset(v);
-        out->reset = 1;
-    }
-    out->first_new = v->count;
+    /* Emptied only once a row is in hand: a call that fails or finds the
+     * end leaves the table as the caller's copy has it. */
+    full = (size_t)v->count - 1 + VALUES_PER_ROW * limit > v->max;
     while (out->rows < limit) {
         size_t want = limit - out->rows, got;
         int rc;
@@ -204,12 +222,22 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
             return rc;
         if (rc < 0 || got == 0)
             break;      /* an error shows on the next call, as pyipvs_conn_read's */
+        if (out->rows == 0) {
+            if (full) {
+                values_reset(v);
+                out->reset = 1;
+            }
+            out->first_new = v->count;
+        }
         for (size_t i = 0; i < got; i++) {
             row_words(v, &batch[i], words + (out->rows + i) * PYIPVS_CONN_WORDS, &n);
             out->flags |= batch[i].flags;
+            out->unknown_protocol |= batch[i].protocol == PYIPVS_CONN_PROTO_UNKNOWN;
         }
         out->rows += got;
     }
+    if (out->rows == 0)
+        out->first_new = v->count;
     out->new_len = (size_t)(n.p - news);
     return 0;
 }

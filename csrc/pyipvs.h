@@ -417,7 +417,8 @@ int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_g
  * value table (the caller keeps its own copy of the table, growing it from
  * the new values each call reports); value 0 stands for "none". */
 #define PYIPVS_CONN_W_PROTO 0       /* value: the protocol text */
-#define PYIPVS_CONN_W_PROTOCOL 1    /* protocol number + 1; 0: a name not known */
+#define PYIPVS_CONN_W_PROTOCOL 1    /* protocol number, PYIPVS_CONN_PROTO_UNKNOWN's bits
+                                       for a name not known */
 #define PYIPVS_CONN_W_CADDR 2       /* value: address */
 #define PYIPVS_CONN_W_CPORT 3
 #define PYIPVS_CONN_W_VADDR 4       /* value: address */
@@ -447,6 +448,7 @@ struct pyipvs_conn_chunk {
     uint32_t first_new;       /* the first new value's number */
     uint32_t reset;           /* 1: the table was emptied first (first_new is 1) */
     uint32_t flags;           /* PYIPVS_CONN_F_* of any row */
+    uint32_t unknown_protocol;    /* 1: a row's protocol name is not known */
 };
 
 struct pyipvs_conn_values;    /* opaque: the value table */

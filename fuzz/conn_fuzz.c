@@ -137,6 +137,103 @@ static void check_format(const uint8_t *data, size_t size, uint32_t flags,
     pyipvs_conn_reader_free(r);
 }
 
+/* The same rows as columns (csrc/conn_cols.c), with a value table small
+ * enough to be emptied every few rows: each row, rebuilt from its words and
+ * a copy of the table kept from the stream of new values, must equal the
+ * row pyipvs_conn_read gives. */
+#define COL_ROWS 5
+#define COL_VALUES 22           /* three rows per call at most: resets are common */
+struct mirror_value {
+    uint8_t kind;
+    uint16_t len;
+    uint8_t bytes[256];
+};
+
+static void check_value(const struct mirror_value *m, uint32_t count, uint32_t num,
+                        uint8_t kind, const void *bytes, size_t len)
+{
+    CHECK(num > 0 && num < count);
+    CHECK(m[num].kind == kind && m[num].len == len && memcmp(m[num].bytes, bytes, len) == 0);
+}
+
+static void check_addr(const struct mirror_value *m, uint32_t count, uint32_t num, uint16_t af,
+                       const uint8_t *a)
+{
+    if (af == AF_INET6)
+        check_value(m, count, num, PYIPVS_CONN_V_INET6, a, 16);
+    else
+        check_value(m, count, num, PYIPVS_CONN_V_INET, a, 4);
+}
+
+static void check_cols(const uint8_t *data, size_t size, const struct pyipvs_conn_opts *o,
+                       uint64_t rows)
+{
+    static struct mirror_value m[COL_VALUES + 1];
+    static uint8_t news[COL_ROWS * PYIPVS_CONN_NEW_PER_ROW];
+    uint32_t words[COL_ROWS * PYIPVS_CONN_WORDS], count = 1;
+    struct pyipvs_conn_reader *r, *plain;
+    struct pyipvs_conn_values *v;
+    struct pyipvs_conn_chunk c;
+    struct pyipvs_conn row;
+    uint64_t total = 0;
+    size_t n;
+
+    CHECK(pyipvs_conn_values_new(&v, COL_VALUES) == 0);
+    CHECK(pyipvs_conn_reader_new_mem(&r, data, size, o) == 0);
+    CHECK(pyipvs_conn_reader_new_mem(&plain, data, size, o) == 0);
+    do {
+        CHECK(pyipvs_conn_read_cols(r, NULL, v, words, COL_ROWS, news, sizeof(news), &c) == 0);
+        CHECK(c.rows <= COL_ROWS && c.new_len <= sizeof(news));
+        if (c.reset)
+            count = 1;
+        CHECK(c.first_new == count);
+        for (size_t at = 0; at < c.new_len; count++) {
+            uint16_t len;
+
+            CHECK(count <= COL_VALUES && at + 3 <= c.new_len);
+            memcpy(&len, news + at + 1, 2);
+            CHECK(len <= 255 && at + 3 + len <= c.new_len);
+            m[count].kind = news[at];
+            m[count].len = len;
+            memcpy(m[count].bytes, news + at + 3, len);
+            at += 3 + (size_t)len;
+        }
+        for (size_t i = 0; i < c.rows; i++) {
+            const uint32_t *w = words + i * PYIPVS_CONN_WORDS;
+
+            CHECK(pyipvs_conn_read(plain, NULL, &row, 1, &n) == 0 && n == 1);
+            check_value(m, count, w[PYIPVS_CONN_W_PROTO], PYIPVS_CONN_V_NAME, row.proto_name,
+                        row.proto_len);
+            CHECK(w[PYIPVS_CONN_W_PROTOCOL] == (uint32_t)row.protocol);
+            CHECK(c.unknown_protocol || row.protocol != PYIPVS_CONN_PROTO_UNKNOWN);
+            check_addr(m, count, w[PYIPVS_CONN_W_CADDR], row.af, row.caddr);
+            check_addr(m, count, w[PYIPVS_CONN_W_VADDR], row.af, row.vaddr);
+            check_addr(m, count, w[PYIPVS_CONN_W_DADDR], row.daf, row.daddr);
+            CHECK(w[PYIPVS_CONN_W_CPORT] == row.cport && w[PYIPVS_CONN_W_VPORT] == row.vport);
+            CHECK(w[PYIPVS_CONN_W_DPORT] == row.dport);
+            CHECK(w[PYIPVS_CONN_W_EXPIRES] == row.expires);
+            check_value(m, count, w[PYIPVS_CONN_W_STATE], PYIPVS_CONN_V_NAME, row.state_name,
+                        row.state_len);
+            CHECK(w[PYIPVS_CONN_W_ORIGIN] == row.origin);
+            CHECK(!(row.flags & ~c.flags));
+            if (row.flags & PYIPVS_CONN_F_PE) {
+                check_value(m, count, w[PYIPVS_CONN_W_PE_NAME], PYIPVS_CONN_V_NAME,
+                            row.pe_name, row.pe_name_len);
+                check_value(m, count, w[PYIPVS_CONN_W_PE_DATA], PYIPVS_CONN_V_DATA,
+                            row.pe_data, row.pe_data_len);
+            } else {
+                CHECK(w[PYIPVS_CONN_W_PE_NAME] == 0 && w[PYIPVS_CONN_W_PE_DATA] == 0);
+            }
+        }
+        total += c.rows;
+    } while (c.rows > 0);
+    CHECK(total == rows);
+    CHECK(pyipvs_conn_read(plain, NULL, &row, 1, &n) == 0 && n == 0);
+    pyipvs_conn_reader_free(plain);
+    pyipvs_conn_reader_free(r);
+    pyipvs_conn_values_free(v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint32_t sum = 0;
@@ -176,5 +273,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(data, size, &large, &f, NULL, &small);
     CHECK(small.counts.matched <= small.counts.rows && small.counts.rows == big.counts.rows);
     check_format(data, size, sum & 2 ? PYIPVS_CONN_FMT_PERSISTENT : 0, &tiny, big.counts.rows);
+    check_cols(data, size, &tiny, big.counts.rows);
     return 0;
 }

@@ -139,17 +139,12 @@ def _address(af: int, raw: bytes) -> IPAddress:
     return ipaddress.IPv6Address(raw) if af == _INET6 else ipaddress.IPv4Address(raw[:4])
 
 
-class _Protocols(dict[int, int | None]):
-    """Word -> protocol number (the word is the number + 1; 0: a name the C
-    parser does not know); filled on first sight, so a column maps through
-    dict.__getitem__ in C."""
-
-    def __missing__(self, word: int) -> int | None:
-        v = self[word] = word - 1 if word else None
-        return v
+def _protocol(word: int) -> int | None:
+    return None if word == _UNKNOWN_WORD else word
 
 
-_PROTOCOLS = _Protocols()
+# PYIPVS_CONN_PROTO_UNKNOWN as the uint32 word carries it
+_UNKNOWN_WORD = lib.PYIPVS_CONN_PROTO_UNKNOWN & 0xFFFFFFFF
 _WORDS: int = lib.PYIPVS_CONN_WORDS
 _NEW_PER_ROW: int = lib.PYIPVS_CONN_NEW_PER_ROW
 _MAX_VALUES = 65536  # as many objects kept, at most (clients rarely repeat)
@@ -159,6 +154,15 @@ _MAKE_VALUE: dict[int, Callable[[bytes], Any]] = {
     lib.PYIPVS_CONN_V_NAME: lambda b: b.decode("ascii"),
     lib.PYIPVS_CONN_V_DATA: lambda b: b.decode("utf-8", "surrogateescape"),
 }
+# Which words become columns: the origin and PE words only for chunks
+# with rows that have them (the words are in that order at the end).
+_COLUMNS = {
+    (pe, origin): range(lib.PYIPVS_CONN_W_PE_DATA + 1 if pe else
+                        lib.PYIPVS_CONN_W_ORIGIN + 1 if origin else lib.PYIPVS_CONN_W_ORIGIN)
+    for pe in (False, True) for origin in (False, True)
+}  # fmt: skip
+if (lib.PYIPVS_CONN_W_ORIGIN, lib.PYIPVS_CONN_W_PE_DATA) != (_WORDS - 3, _WORDS - 1):
+    raise ImportError("the C core's connection words are not in the order _COLUMNS needs")
 #: A chunk's columns, in the order of Connection's fields (see ConnReader.columns).
 Columns = tuple[Iterable[Any], ...]
 
@@ -262,12 +266,14 @@ class ConnReader:
         if c.new_len:
             self._add_values(ffi.buffer(self._news, c.new_len)[:])
         words = memoryview(ffi.buffer(self._words, n * _WORDS * 4)).cast("I")
-        col = [words[i::_WORDS].tolist() for i in range(_WORDS)]
+        pe, origin = c.flags & _CONN_F_PE, c.flags & _CONN_F_ORIGIN
+        col = [words[i::_WORDS].tolist() for i in _COLUMNS[bool(pe), bool(origin)]]
+        col += [[]] * (_WORDS - len(col))  # the trailing columns no row uses
         v = vals.__getitem__
-        pe = c.flags & _CONN_F_PE
         return (
             map(v, col[lib.PYIPVS_CONN_W_PROTO]),
-            map(_PROTOCOLS.__getitem__, col[lib.PYIPVS_CONN_W_PROTOCOL]),
+            map(_protocol, col[lib.PYIPVS_CONN_W_PROTOCOL]) if c.unknown_protocol
+            else col[lib.PYIPVS_CONN_W_PROTOCOL],
             map(v, col[lib.PYIPVS_CONN_W_CADDR]),
             col[lib.PYIPVS_CONN_W_CPORT],
             map(v, col[lib.PYIPVS_CONN_W_VADDR]),
@@ -278,8 +284,7 @@ class ConnReader:
             col[lib.PYIPVS_CONN_W_EXPIRES],
             map(v, col[lib.PYIPVS_CONN_W_PE_NAME]) if pe else repeat(None, n),
             map(v, col[lib.PYIPVS_CONN_W_PE_DATA]) if pe else repeat(None, n),
-            map(origins.get, col[lib.PYIPVS_CONN_W_ORIGIN]) if c.flags & _CONN_F_ORIGIN
-            else repeat(None, n),
+            map(origins.get, col[lib.PYIPVS_CONN_W_ORIGIN]) if origin else repeat(None, n),
         )  # fmt: skip
 
     def _add_values(self, news: bytes) -> None:

@@ -202,7 +202,9 @@ def test_address_forms_ipvsadm_also_reads() -> None:
 
 
 def test_generated_round_trip() -> None:
-    assert list(ConnTable(data=BIG_TEXT).connections()) == BIG
+    got = list(ConnTable(data=BIG_TEXT).connections())
+    assert got == BIG and all(type(c) is Connection for c in got)
+    assert [c._asdict() for c in got] == [c._asdict() for c in BIG]
 
 
 @pytest.mark.parametrize("max_read", [1, 2, 3, 7, 61, 127, 1000, 4096, 0])
@@ -222,6 +224,22 @@ def test_oversized_line_across_chunks() -> None:
         with ConnTable(data=text, bufsize=2048, max_read=max_read).open() as cur:
             assert list(cur) == [BIG[1]] * 3
             assert cur.counts.malformed == 2
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 4, 5, 4096])
+def test_value_table_emptied_between_chunks(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    # At most 29 values: the C table (csrc/conn_cols.c) is emptied every four
+    # rows at most, and Python's copy with it; rows made from earlier chunks,
+    # held or made later, keep their own values.
+    monkeypatch.setattr("pyipvs._native.conn._MAX_VALUES", 29)
+    with ConnTable(data=BIG_TEXT).open(chunk=chunk) as cur:
+        got = list(cur)
+    assert got == BIG and all(type(c) is Connection for c in got)
+    with ConnTable(data=BIG_TEXT).open(chunk=chunk) as cur:
+        assert [c for part in cur.chunks() for c in part] == BIG
+    with ConnTable(data=BIG_TEXT).open(chunk=chunk) as cur:
+        want = list(ConnTable(data=BIG_TEXT).open().rows())
+        assert list(cur.rows()) == want
 
 
 def test_small_chunks_of_rows() -> None:
