@@ -15,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -297,7 +298,11 @@ int pyipvs_conn_parse_line(const char *line, size_t len, struct pyipvs_conn *c)
 
     if (len > PYIPVS_CONN_LINE_MAX)
         return -EINVAL;
-    memset(c, 0, sizeof(*c));
+    /* Zeroed up to the PE fields only (two thirds of the struct, and rarely
+     * used): the addresses' unused bytes and the names' tails must be zero
+     * (summaries compare them whole); the PE fields are read by length. */
+    memset(c, 0, offsetof(struct pyipvs_conn, pe_name));
+    c->pe_name[0] = c->pe_data[0] = '\0';
     for (int i = 0; i < 9; i++)
         if (!next_word(&p, end, &t[i]))
             return -EINVAL;

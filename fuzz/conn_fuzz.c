@@ -9,6 +9,7 @@
  * invariants, and the aggregators' counts must add up. Any difference
  * aborts, which libFuzzer reports as a crash.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ static void check_row(const struct pyipvs_conn *c)
         CHECK(c->daddr[i] == 0);
 }
 
-/* FNV-1a over every row's bytes (padding is zeroed by the parser). */
+/* FNV-1a over bytes. */
 static uint64_t mix(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -83,7 +84,13 @@ static void run(const uint8_t *data, size_t size, const struct pyipvs_conn_opts 
             check_row(&rows[i]);
             CHECK(pyipvs_conn_match(f, &rows[i]));
         }
-        out->hash = mix(out->hash, rows, n * sizeof(rows[0]));
+        /* every byte up to the PE fields (the parser zeroes them, padding
+         * included), then the PE fields as far as their lengths go */
+        for (size_t i = 0; i < n; i++) {
+            out->hash = mix(out->hash, &rows[i], offsetof(struct pyipvs_conn, pe_name));
+            out->hash = mix(out->hash, rows[i].pe_name, rows[i].pe_name_len);
+            out->hash = mix(out->hash, rows[i].pe_data, rows[i].pe_data_len);
+        }
         if (agg)
             CHECK(pyipvs_conn_agg_add(agg, rows, n) == 0);
     } while (n > 0);

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from pyipvs._native._core import _text
@@ -242,8 +243,8 @@ class ConnReader:
         """The next chunk of rows as 13 columns in the order of Connection's
         fields (`proto`, `protocol`, ..., `pe_name`, `pe_data`, `origin`:
         text as printed, protocol None for an unknown name, origin mapped
-        through `origins`); lazy, to be consumed together (zip) before the
-        next call. None only at the end of the table."""
+        through `origins`), to be consumed together (zip). None only at the
+        end of the table."""
         r = self._live()
         if self._words is None:
             out = ffi.new("struct pyipvs_conn_values **")
@@ -269,21 +270,26 @@ class ConnReader:
         pe, origin = c.flags & _CONN_F_PE, c.flags & _CONN_F_ORIGIN
         col = [words[i::_WORDS].tolist() for i in _COLUMNS[bool(pe), bool(origin)]]
         col += [[]] * (_WORDS - len(col))  # the trailing columns no row uses
-        v = vals.__getitem__
+
+        def v(numbers: list[int]) -> Iterable[Any]:
+            # one C call for the column (a map calls list.__getitem__ per row);
+            # itemgetter of one number gives the object, not a tuple
+            return itemgetter(*numbers)(vals) if n > 1 else [vals[numbers[0]]]
+
         return (
-            map(v, col[lib.PYIPVS_CONN_W_PROTO]),
+            v(col[lib.PYIPVS_CONN_W_PROTO]),
             map(_protocol, col[lib.PYIPVS_CONN_W_PROTOCOL]) if c.unknown_protocol
             else col[lib.PYIPVS_CONN_W_PROTOCOL],
-            map(v, col[lib.PYIPVS_CONN_W_CADDR]),
+            v(col[lib.PYIPVS_CONN_W_CADDR]),
             col[lib.PYIPVS_CONN_W_CPORT],
-            map(v, col[lib.PYIPVS_CONN_W_VADDR]),
+            v(col[lib.PYIPVS_CONN_W_VADDR]),
             col[lib.PYIPVS_CONN_W_VPORT],
-            map(v, col[lib.PYIPVS_CONN_W_DADDR]),
+            v(col[lib.PYIPVS_CONN_W_DADDR]),
             col[lib.PYIPVS_CONN_W_DPORT],
-            map(v, col[lib.PYIPVS_CONN_W_STATE]),
+            v(col[lib.PYIPVS_CONN_W_STATE]),
             col[lib.PYIPVS_CONN_W_EXPIRES],
-            map(v, col[lib.PYIPVS_CONN_W_PE_NAME]) if pe else repeat(None, n),
-            map(v, col[lib.PYIPVS_CONN_W_PE_DATA]) if pe else repeat(None, n),
+            v(col[lib.PYIPVS_CONN_W_PE_NAME]) if pe else repeat(None, n),
+            v(col[lib.PYIPVS_CONN_W_PE_DATA]) if pe else repeat(None, n),
             map(origins.get, col[lib.PYIPVS_CONN_W_ORIGIN]) if origin else repeat(None, n),
         )  # fmt: skip
 
