@@ -206,6 +206,7 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
     if (limit == 0)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
+    out->same = (1u << PYIPVS_CONN_WORDS) - 1;
     /* Emptied only once a row is in hand: a call that fails or finds the
      * end leaves the table as the caller's copy has it. */
     full = (size_t)v->count - 1 + VALUES_PER_ROW * limit > v->max;
@@ -230,14 +231,21 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
             out->first_new = v->count;
         }
         for (size_t i = 0; i < got; i++) {
-            row_words(v, &batch[i], words + (out->rows + i) * PYIPVS_CONN_WORDS, &n);
+            uint32_t *w = words + (out->rows + i) * PYIPVS_CONN_WORDS;
+
+            row_words(v, &batch[i], w, &n);
             out->flags |= batch[i].flags;
             out->unknown_protocol |= batch[i].protocol == PYIPVS_CONN_PROTO_UNKNOWN;
+            for (int k = 0; k < PYIPVS_CONN_WORDS; k++)
+                if (w[k] != words[k])
+                    out->same &= ~(1u << k);
         }
         out->rows += got;
     }
-    if (out->rows == 0)
+    if (out->rows == 0) {
         out->first_new = v->count;
+        out->same = 0;
+    }
     out->new_len = (size_t)(n.p - news);
     return 0;
 }

@@ -449,6 +449,8 @@ struct pyipvs_conn_chunk {
     uint32_t reset;           /* 1: the table was emptied first (first_new is 1) */
     uint32_t flags;           /* PYIPVS_CONN_F_* of any row */
     uint32_t unknown_protocol;    /* 1: a row's protocol name is not known */
+    uint32_t same;            /* bit k: word k is the same in every row (most are, in a
+                                 table of few services and states) */
 };
 
 struct pyipvs_conn_values;    /* opaque: the value table */

@@ -222,6 +222,8 @@ static void check_cols(const uint8_t *data, size_t size, const struct pyipvs_con
             check_value(m, count, w[PYIPVS_CONN_W_STATE], PYIPVS_CONN_V_NAME, row.state_name,
                         row.state_len);
             CHECK(w[PYIPVS_CONN_W_ORIGIN] == row.origin);
+            for (int k = 0; k < PYIPVS_CONN_WORDS; k++)
+                CHECK(!(c.same & (1u << k)) || w[k] == words[k]);
             CHECK(!(row.flags & ~c.flags));
             if (row.flags & PYIPVS_CONN_F_PE) {
                 check_value(m, count, w[PYIPVS_CONN_W_PE_NAME], PYIPVS_CONN_V_NAME,
@@ -232,6 +234,14 @@ static void check_cols(const uint8_t *data, size_t size, const struct pyipvs_con
                 CHECK(w[PYIPVS_CONN_W_PE_NAME] == 0 && w[PYIPVS_CONN_W_PE_DATA] == 0);
             }
         }
+        for (int k = 0; k < PYIPVS_CONN_WORDS && c.rows > 0; k++) {
+            uint32_t same = 1;
+
+            for (size_t i = 1; i < c.rows; i++)
+                same &= words[i * PYIPVS_CONN_WORDS + k] == words[k];
+            CHECK(same == ((c.same >> k) & 1));
+        }
+        CHECK(c.rows > 0 || c.same == 0);
         total += c.rows;
     } while (c.rows > 0);
     CHECK(total == rows);

@@ -1,7 +1,7 @@
 """The bridge to the C core (middle layer: the only importer of the cffi module).
 
 A package split by concern (_core, convert, handle, codec, procfs, conn,
-batch, thin); callers use `pyipvs._native.NAME` and this file re-exports
+conn_cols, batch, thin); callers use `pyipvs._native.NAME` and this file re-exports
 every name they use, each imported on first use (see _LAZY).
 
 Model objects go in and come out; C structs, pointers and malloc'ed arrays
@@ -209,9 +209,6 @@ if TYPE_CHECKING:
         CONN_TABLE_SYNC as CONN_TABLE_SYNC,
     )
     from pyipvs._native.conn import (
-        Columns as Columns,
-    )
-    from pyipvs._native.conn import (
         ConnCounts as ConnCounts,
     )
     from pyipvs._native.conn import (
@@ -222,6 +219,9 @@ if TYPE_CHECKING:
     )
     from pyipvs._native.conn import (
         GroupTuple as GroupTuple,
+    )
+    from pyipvs._native.conn_cols import (
+        Columns as Columns,
     )
     from pyipvs._native.handle import (
         Handle as Handle,
@@ -417,7 +417,7 @@ _LAZY: dict[str, str] = {
     "CONN_STATE_NAMES": "conn",
     "CONN_TABLE_CONN": "conn",
     "CONN_TABLE_SYNC": "conn",
-    "Columns": "conn",
+    "Columns": "conn_cols",
     "ConnCounts": "conn",
     "ConnMatch": "conn",
     "ConnReader": "conn",

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import sys
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
 from typing import Any
 
 from pyipvs._native._core import _text
+from pyipvs._native.conn_cols import ColumnReader, Columns
 from pyipvs._native.convert import _put_addr
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.model import (
@@ -140,51 +137,19 @@ def _address(af: int, raw: bytes) -> IPAddress:
     return ipaddress.IPv6Address(raw) if af == _INET6 else ipaddress.IPv4Address(raw[:4])
 
 
-def _protocol(word: int) -> int | None:
-    return None if word == _UNKNOWN_WORD else word
-
-
-# PYIPVS_CONN_PROTO_UNKNOWN as the uint32 word carries it
-_UNKNOWN_WORD = lib.PYIPVS_CONN_PROTO_UNKNOWN & 0xFFFFFFFF
-_WORDS: int = lib.PYIPVS_CONN_WORDS
-_NEW_PER_ROW: int = lib.PYIPVS_CONN_NEW_PER_ROW
-_MAX_VALUES = 65536  # as many objects kept, at most (clients rarely repeat)
-_MAKE_VALUE: dict[int, Callable[[bytes], Any]] = {
-    lib.PYIPVS_CONN_V_INET: ipaddress.IPv4Address,
-    lib.PYIPVS_CONN_V_INET6: ipaddress.IPv6Address,
-    lib.PYIPVS_CONN_V_NAME: lambda b: b.decode("ascii"),
-    lib.PYIPVS_CONN_V_DATA: lambda b: b.decode("utf-8", "surrogateescape"),
-}
-# Which words become columns: the origin and PE words only for chunks
-# with rows that have them (the words are in that order at the end).
-_COLUMNS = {
-    (pe, origin): range(lib.PYIPVS_CONN_W_PE_DATA + 1 if pe else
-                        lib.PYIPVS_CONN_W_ORIGIN + 1 if origin else lib.PYIPVS_CONN_W_ORIGIN)
-    for pe in (False, True) for origin in (False, True)
-}  # fmt: skip
-if (lib.PYIPVS_CONN_W_ORIGIN, lib.PYIPVS_CONN_W_PE_DATA) != (_WORDS - 3, _WORDS - 1):
-    raise ImportError("the C core's connection words are not in the order _COLUMNS needs")
-#: A chunk's columns, in the order of Connection's fields (see ConnReader.columns).
-Columns = tuple[Iterable[Any], ...]
-
-
 class ConnReader:
     """One open connection table (a /proc file, another file, or bytes),
     read in chunks of rows that pass an optional C-side filter.
     Not thread-safe; close() it (pyipvs.conns.ConnCursor does)."""
 
-    __slots__ = ("_chunk", "_f", "_keep", "_netns", "_news", "_path", "_r", "_vals",
-                 "_values", "_words")  # fmt: skip
+    __slots__ = ("_chunk", "_cols", "_f", "_keep", "_netns", "_path", "_r")
 
     def __init__(self, out: Any, match: ConnMatch | None, chunk: int, keep: Any,
                  path: str | None, netns: str | None) -> None:  # fmt: skip
         self._r: Any = ffi.gc(out[0], lib.pyipvs_conn_reader_free)
         self._f = _c_conn_filter(match) if match is not None else ffi.NULL
         self._chunk = max(1, chunk)
-        self._words: Any = None
-        self._news: Any = None
-        self._values: Any = None
-        self._vals: list[Any] = [None]  # the C value table's objects, by number
+        self._cols: ColumnReader | None = None
         self._keep = keep
         self._path, self._netns = path, netns
 
@@ -244,63 +209,14 @@ class ConnReader:
         fields (`proto`, `protocol`, ..., `pe_name`, `pe_data`, `origin`:
         text as printed, protocol None for an unknown name, origin mapped
         through `origins`), to be consumed together (zip). None only at the
-        end of the table."""
+        end of the table. See pyipvs._native.conn_cols."""
         r = self._live()
-        if self._words is None:
-            out = ffi.new("struct pyipvs_conn_values **")
-            _conn_check(lib.pyipvs_conn_values_new(out, _MAX_VALUES), None, None)
-            self._values = ffi.gc(out[0], lib.pyipvs_conn_values_free)
-            self._words = ffi.new("uint32_t[]", self._chunk * _WORDS)
-            self._news = ffi.new("uint8_t[]", self._chunk * _NEW_PER_ROW)
-        c = ffi.new("struct pyipvs_conn_chunk *")
-        _conn_check(lib.pyipvs_conn_read_cols(r, self._f, self._values, self._words,
-                                              self._chunk, self._news, len(self._news), c),
-                    self._path, self._netns)  # fmt: skip
-        n = c.rows
-        if n == 0:
-            return None
-        if c.reset:  # a new list: columns handed out before keep the old one
-            self._vals = [None]
-        vals = self._vals
-        if c.first_new != len(vals):  # the two tables' numbers must agree
-            raise RuntimeError("connection value table out of step with the C core")
-        if c.new_len:
-            self._add_values(ffi.buffer(self._news, c.new_len)[:])
-        words = memoryview(ffi.buffer(self._words, n * _WORDS * 4)).cast("I")
-        pe, origin = c.flags & _CONN_F_PE, c.flags & _CONN_F_ORIGIN
-        col = [words[i::_WORDS].tolist() for i in _COLUMNS[bool(pe), bool(origin)]]
-        col += [[]] * (_WORDS - len(col))  # the trailing columns no row uses
+        if self._cols is None:
+            self._cols = ColumnReader(self._chunk, self._check)
+        return self._cols.read(r, self._f, origins, self._check)
 
-        def v(numbers: list[int]) -> Iterable[Any]:
-            # one C call for the column (a map calls list.__getitem__ per row);
-            # itemgetter of one number gives the object, not a tuple
-            return itemgetter(*numbers)(vals) if n > 1 else [vals[numbers[0]]]
-
-        return (
-            v(col[lib.PYIPVS_CONN_W_PROTO]),
-            map(_protocol, col[lib.PYIPVS_CONN_W_PROTOCOL]) if c.unknown_protocol
-            else col[lib.PYIPVS_CONN_W_PROTOCOL],
-            v(col[lib.PYIPVS_CONN_W_CADDR]),
-            col[lib.PYIPVS_CONN_W_CPORT],
-            v(col[lib.PYIPVS_CONN_W_VADDR]),
-            col[lib.PYIPVS_CONN_W_VPORT],
-            v(col[lib.PYIPVS_CONN_W_DADDR]),
-            col[lib.PYIPVS_CONN_W_DPORT],
-            v(col[lib.PYIPVS_CONN_W_STATE]),
-            col[lib.PYIPVS_CONN_W_EXPIRES],
-            v(col[lib.PYIPVS_CONN_W_PE_NAME]) if pe else repeat(None, n),
-            v(col[lib.PYIPVS_CONN_W_PE_DATA]) if pe else repeat(None, n),
-            map(origins.get, col[lib.PYIPVS_CONN_W_ORIGIN]) if origin else repeat(None, n),
-        )  # fmt: skip
-
-    def _add_values(self, news: bytes) -> None:
-        """Objects for the values the C table reports as new: kind byte,
-        16-bit length (host order), bytes."""
-        append, at, end = self._vals.append, 0, len(news)
-        while at < end:
-            n = int.from_bytes(news[at + 1 : at + 3], sys.byteorder)
-            append(_MAKE_VALUE[news[at]](news[at + 3 : at + 3 + n]))
-            at += 3 + n
+    def _check(self, rc: int) -> None:
+        _conn_check(rc, self._path, self._netns)
 
     def scan(self, groupings: list[tuple[int, int, int, int]]) -> list[
             tuple[list[GroupTuple], int, int]]:  # fmt: skip

@@ -231,7 +231,7 @@ def test_value_table_emptied_between_chunks(monkeypatch: pytest.MonkeyPatch, chu
     # At most 29 values: the C table (csrc/conn_cols.c) is emptied every four
     # rows at most, and Python's copy with it; rows made from earlier chunks,
     # held or made later, keep their own values.
-    monkeypatch.setattr("pyipvs._native.conn._MAX_VALUES", 29)
+    monkeypatch.setattr("pyipvs._native.conn_cols._MAX_VALUES", 29)
     with ConnTable(data=BIG_TEXT).open(chunk=chunk) as cur:
         got = list(cur)
     assert got == BIG and all(type(c) is Connection for c in got)
