@@ -5,16 +5,18 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyipvs._native._core import _text
-from pyipvs._native.conn_cols import ColumnReader, Columns
 from pyipvs._native.convert import _put_addr
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.model import (
     Family,
     IPAddress,
 )
+
+if TYPE_CHECKING:  # imported when first used: pyipvsadm -Lnc needs no columns
+    from pyipvs._native.conn_cols import ColumnReader, Columns
 
 # --- connection tables ---------------------------------------------------------
 # The reader of /proc/net/ip_vs_conn and ip_vs_conn_sync (csrc/conn*.c). Rows
@@ -212,6 +214,8 @@ class ConnReader:
         end of the table. See pyipvs._native.conn_cols."""
         r = self._live()
         if self._cols is None:
+            from pyipvs._native.conn_cols import ColumnReader
+
             self._cols = ColumnReader(self._chunk, self._check)
         return self._cols.read(r, self._f, origins, self._check)
 
