@@ -23,12 +23,10 @@
 
 /* Rows parsed per pyipvs_conn_read call (struct pyipvs_conn is ~400 bytes). */
 #define BATCH 32
-/* Values one row can add: protocol, three addresses, state, PE name and data. */
-#define VALUES_PER_ROW 7
 
 struct value {
     uint64_t hash;
-    uint32_t at;              /* its bytes in the arena */
+    uint32_t at;              /* its bytes in the arena (at most 2^20 values of 256) */
     uint16_t len;
     uint8_t kind;             /* PYIPVS_CONN_V_* */
 };
@@ -49,7 +47,7 @@ int pyipvs_conn_values_new(struct pyipvs_conn_values **out, uint32_t max_values)
     struct pyipvs_conn_values *v;
     size_t slots = 16;
 
-    if (!out || max_values < VALUES_PER_ROW || max_values > (1u << 24))
+    if (!out || max_values <= PYIPVS_CONN_VALUES_PER_ROW || max_values > (1u << 20))
         return -EINVAL;
     while (slots < 2 * (size_t)max_values)
         slots *= 2;
@@ -201,15 +199,15 @@ int pyipvs_conn_read_cols(struct pyipvs_conn_reader *r, const struct pyipvs_conn
         return -EINVAL;
     if (limit > max)
         limit = max;
-    if (limit > (v->max - 1) / VALUES_PER_ROW)
-        limit = (v->max - 1) / VALUES_PER_ROW;
+    if (limit > (v->max - 1) / PYIPVS_CONN_VALUES_PER_ROW)
+        limit = (v->max - 1) / PYIPVS_CONN_VALUES_PER_ROW;
     if (limit == 0)
         return -EINVAL;
     memset(out, 0, sizeof(*out));
     out->same = (1u << PYIPVS_CONN_WORDS) - 1;
     /* Emptied only once a row is in hand: a call that fails or finds the
      * end leaves the table as the caller's copy has it. */
-    full = (size_t)v->count - 1 + VALUES_PER_ROW * limit > v->max;
+    full = (size_t)v->count - 1 + PYIPVS_CONN_VALUES_PER_ROW * limit > v->max;
     while (out->rows < limit) {
         size_t want = limit - out->rows, got;
         int rc;

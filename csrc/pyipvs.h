@@ -438,7 +438,9 @@ int pyipvs_conn_agg_groups(const struct pyipvs_conn_agg *a, struct pyipvs_conn_g
 #define PYIPVS_CONN_V_INET6 2
 #define PYIPVS_CONN_V_NAME 3        /* protocol, state or PE name (ASCII) */
 #define PYIPVS_CONN_V_DATA 4        /* PE data (any byte but a newline) */
-/* Room the stream of new values needs per row, at most (seven values). */
+/* Values one row can add (protocol, three addresses, state, PE name and
+ * data), and the room they need in the stream of new values, at most. */
+#define PYIPVS_CONN_VALUES_PER_ROW 7
 #define PYIPVS_CONN_NEW_PER_ROW 400
 
 /* What one pyipvs_conn_read_cols call produced. */

@@ -73,7 +73,9 @@ class ColumnReader:
         out = ffi.new("struct pyipvs_conn_values **")
         check(lib.pyipvs_conn_values_new(out, _MAX_VALUES))
         self._table: Any = ffi.gc(out[0], lib.pyipvs_conn_values_free)
-        self._chunk = chunk
+        # C takes no more rows a call than could add max_values values:
+        # buffers for more would go unused
+        chunk = self._chunk = min(chunk, (_MAX_VALUES - 1) // lib.PYIPVS_CONN_VALUES_PER_ROW)
         self._words: Any = ffi.new("uint32_t[]", chunk * _WORDS)
         self._news: Any = ffi.new("uint8_t[]", chunk * lib.PYIPVS_CONN_NEW_PER_ROW)
         self._vals: list[Any] = [None]
