@@ -1,7 +1,7 @@
 """Model objects as plain JSON data (top layer: pure Python).
 
-Enums become their lower-case names, addresses their text, dataclasses
-dictionaries; used by every `--json` output of the extended CLI so that they
+Enums become their lower-case names, addresses their text, dataclasses and
+named tuples dictionaries; used by every `--json` output of the extended CLI so that they
 all spell things the same way.
 """
 
@@ -23,6 +23,8 @@ def to_jsonable(obj: Any) -> Any:
         return str(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a NamedTuple model (Connection)
+        return {name: to_jsonable(getattr(obj, name)) for name in obj._fields}
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

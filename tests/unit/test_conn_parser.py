@@ -32,6 +32,7 @@ from pyipvs.conns import (
     Origin,
 )
 from pyipvs.format import ConnRow
+from pyipvs.jsonable import to_jsonable
 from pyipvs.model import Family, ServiceKey
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "conn"
@@ -199,6 +200,13 @@ def test_address_forms_ipvsadm_also_reads() -> None:
         (IP("10.0.0.2"), IP("10.0.0.1"), IP("2001:db8::10")),
         (IP("2001:db8::2"), IP("2001:db8::1"), IP("192.168.1.10")),
     ]
+
+
+def test_connection_as_json_data() -> None:
+    c = BIG[0]._replace(origin=Origin.SYNC)
+    doc = to_jsonable(c)
+    assert list(doc) == list(Connection._fields)
+    assert doc["caddr"] == str(c.caddr) and doc["cport"] == c.cport and doc["origin"] == "sync"
 
 
 def test_generated_round_trip() -> None:
