@@ -384,8 +384,15 @@ class ConnTable:
         return ConnCursor(reader)
 
     def connections(self, filter: ConnFilter | None = None) -> Iterator[Connection]:
+        """The rows as `Connection`s; the table is opened when the first is
+        taken and closed after the last (or when the iterator is dropped)."""
+        # chained over the chunks: a generator around the rows would run a
+        # frame per row
+        return chain.from_iterable(self._chunks(filter))
+
+    def _chunks(self, filter: ConnFilter | None) -> Iterator[Iterator[Connection]]:
         with self.open(filter) as cursor:
-            yield from cursor
+            yield from cursor._chunks(_connections)
 
     def summarize(self, *groupings: Grouping, filter: ConnFilter | None = None) -> list[Summary]:
         """Every grouping's counts from one pass over the table (on kernels

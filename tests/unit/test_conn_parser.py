@@ -202,6 +202,23 @@ def test_address_forms_ipvsadm_also_reads() -> None:
     ]
 
 
+def test_connections_open_late_and_close(tmp_path: Path) -> None:
+    path = tmp_path / "ip_vs_conn"
+    path.write_bytes(BIG_TEXT)
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = fds()
+    it = ConnTable(path=str(path), split=False).connections()
+    assert fds() == before  # opened when the first row is taken
+    assert next(it) == BIG[0] and fds() == before + 1
+    del it  # dropped half-way: closed
+    assert fds() == before
+    assert list(ConnTable(path=str(path), split=False).connections()) == BIG
+    assert fds() == before
+
+
 def test_connection_as_json_data() -> None:
     c = BIG[0]._replace(origin=Origin.SYNC)
     doc = to_jsonable(c)
