@@ -3,8 +3,12 @@
 the kernel floor, on a live table where 1 % of the servers change. Needs
 root and IPVS, so it runs in the VM:
 
-    PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
+    bash benchmarks/install.sh && PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
       '/work/venv/bin/python benchmarks/bench_apply.py --reps 3 2000x10 10000x10'
+
+The programs (`pyipvs`, `pyipvsadm`) and the interpreter start-up they are
+measured against run from the venv benchmarks/install.sh fills, as a user
+installs them (benchmarks/installed.py says why not from the tree).
 
 Per size: the live table is `benchmarks/gen_rules.py`'s, loaded with the
 batch engine into a fresh network namespace before each measurement; the
@@ -13,10 +17,10 @@ another forwarding method, 0.2 % replaced by a server at another address),
 written as ipvsadm save text and as JSON. Every contestant's resulting
 table is compared with the desired one through `ipvsadm -Sn`.
 
-  pyipvs apply (save|json)  the program (the console script's entry), on the
+  pyipvs apply (save|json)  the installed `pyipvs` console script, on the
                             file; wall time
   ipvsadm -C + -R           both programs in the namespace; wall time
-  pyipvsadm -R after -C     `ipvsadm -C`, then `python -m pyipvs.cli.ipvsadm -R`
+  pyipvsadm -R after -C     `ipvsadm -C`, then the installed `pyipvsadm -R`
   floor                     reading the table once (a GET_SERVICE dump and
                             one GET_DEST dump per service on a raw netlink
                             socket, nothing decoded) + sending the changes
@@ -56,7 +60,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from benchmarks import floor
+from benchmarks import floor, installed
 from benchmarks.gen_rules import Rule, restore_text, rules
 from benchmarks.netns import add_netns, best_in_netns, best_of
 from pyipvs import _native
@@ -69,11 +73,8 @@ from pyipvs.reconcile import Table, apply_plan, loads, make_plan, plan_sides, re
 from pyipvs.reconcile.records import RecordSide, live_side, prepare
 from pyipvs.sorting import sort_servers, sort_services
 
-PY = sys.executable
-ENV = {**os.environ, "PYTHONPATH": ROOT}
-# The `pyipvs` console script's entry: the thin start first (a table that
-# already matches), then the full path.
-PYIPVS = "from pyipvs.cli.quick_pyipvs import entry; entry()"
+PY = installed.PY  # the programs and the start-up baseline run as installed
+ENV = installed.ENV
 CMD_GET_SERVICE = 4
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_DONE, NLMSG_ERROR = 3, 2
@@ -358,7 +359,7 @@ def bench(s: int, n: int, skip: set[str], timeout: float, reps: int) -> dict[str
             ipvs.snapshot()
             return time.perf_counter() - t
 
-    apply_argv = [PY, "-c", PYIPVS, "apply"]
+    apply_argv = [installed.script("pyipvs"), "apply"]
     keys = [x.service.key for x in live_rules]
     # Cheapest first: under emulation a 10k x 10 run takes long, and what
     # was measured is logged as it comes.
@@ -377,7 +378,7 @@ def bench(s: int, n: int, skip: set[str], timeout: float, reps: int) -> dict[str
     measure("in-process apply (records)", in_process_records, again=True)
     measure("ipvsadm -C + ipvsadm -R", clear_restore(["ipvsadm", "-R"]))
     measure("pyipvsadm -R after ipvsadm -C",
-            clear_restore([PY, "-m", "pyipvs.cli.ipvsadm", "-R"]))  # fmt: skip
+            clear_restore([installed.script("pyipvsadm"), "-R"]))  # fmt: skip
     for f in files.values():
         os.unlink(f)
     return out
@@ -442,6 +443,7 @@ def main(argv: list[str]) -> int:
         cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
     log(f"machine: {os.cpu_count()} CPUs ({cpu}), kernel {os.uname().release}, "
         f"Python {sys.version.split()[0]}")  # fmt: skip
+    installed.check()
     starts = startup()
     for k, v in starts.items():
         log(f"start-up {k}: {v:.3f} s")

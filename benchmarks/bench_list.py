@@ -2,8 +2,12 @@
 tables, ipvsadm against pyipvsadm, the library snapshot, pyroute2 and the
 kernel floor, in one run. Needs root and IPVS, so it runs in the VM:
 
-    PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
+    bash benchmarks/install.sh && PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
       '/work/venv/bin/python benchmarks/bench_list.py --reps 3 5000x10 20000x10'
+
+The `pyipvsadm` program and the interpreter start-up it is measured against
+run from the venv benchmarks/install.sh fills, as a user installs them
+(benchmarks/installed.py says why not from the tree).
 
 Every table (benchmarks/gen_rules.py: TCP/UDP/fwmark services, some IPv6,
 eight schedulers, -g/-m/-i servers) is built with the batch engine in a fresh
@@ -57,14 +61,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
+from benchmarks import installed
 from benchmarks.gen_rules import Rule, rules
 from benchmarks.netns import add_netns
 from pyipvs.cli.ipvsadm.main import main as pyipvsadm_main
 from pyipvs.ipvs import IPVS
 from pyipvs.snapshot import take, take_counters
 
-PY = sys.executable
-ENV = {**os.environ, "PYTHONPATH": ROOT}
+PY = installed.PY  # the programs and the start-up baseline run as installed
+ENV = installed.ENV
+PYIPVSADM = installed.script("pyipvsadm")
 FLOOR_MODES = [("poll", 1), ("recv", 1), ("mmsg", 1), ("multi", 4), ("multi", 16)]
 LISTINGS = [("-Ln",), ("-Ln", "--stats", "--exact"), ("-Sn",)]
 _seq = iter(range(1_000_000))
@@ -218,7 +224,7 @@ def bench_table(
                 assert rc == 0
                 dt, want = run_in(ns, ["ipvsadm", *args])
                 res.add(f"ipvsadm {name}", dt)
-                dt, got = run_in(ns, [PY, "-m", "pyipvs.cli.ipvsadm", *args])
+                dt, got = run_in(ns, [PYIPVSADM, *args])
                 res.add(f"pyipvsadm {name}", dt)
                 if rep == 0:
                     same = want.stdout == got.stdout == out.getvalue() and want.returncode == 0
@@ -228,7 +234,7 @@ def bench_table(
             res.add("cat /proc/net/ip_vs", dt)
             for label, argv in (
                 ("start-up: python -c pass", [PY, "-c", "pass"]),
-                ("start-up: pyipvsadm -v", [PY, "-m", "pyipvs.cli.ipvsadm", "-v"]),
+                ("start-up: pyipvsadm -v", [PYIPVSADM, "-v"]),
                 ("start-up: ipvsadm -v", ["ipvsadm", "-v"]),
             ):
                 res.add(label, run_in(ns, argv)[0])
@@ -314,6 +320,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--pyroute2-max", type=int, default=10**9,
                     help="skip pyroute2 on tables with more servers (it is slow)")  # fmt: skip
     args = ap.parse_args(argv[1:])
+    installed.check()
     exe = build_floor()
     print(f"machine: {machine()}", flush=True)
     for spec in args.tables:

@@ -3,7 +3,7 @@ engine and API, `pyipvs restore`, `pyipvsadm -R`, pyroute2 and the kernel
 floor, on the same generated tables, in one run. Needs root and IPVS, so it
 runs in the VM:
 
-    PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
+    bash benchmarks/install.sh && PATH=/work/venv/bin:$PATH ci/vm-run.sh \\
       '/work/venv/bin/python benchmarks/bench_restore.py --reps 3 1000x10 10000x10'
 
 Every measurement gets a fresh network namespace: each has its own table and
@@ -30,7 +30,10 @@ Model objects are the caller's data and are built before any clock starts.
 Programs run under GNU time and nsenter: pyipvsadm -R once in each of the
 `--reps` rounds, ipvsadm -R, pyipvs restore and pyroute2 once. Their wall
 time includes process start, which is measured too, also as the programs
-are run (the baseline of the restore target).
+are run (the baseline of the restore target). pyipvs's programs and that
+baseline run from the venv benchmarks/install.sh fills, as a user installs
+them (benchmarks/installed.py says why not from the tree); pyroute2 runs
+in the benchmark's own interpreter.
 """
 
 from __future__ import annotations
@@ -51,20 +54,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from benchmarks import floor
+from benchmarks import floor, installed
 from benchmarks.gen_rules import SCHEDULERS, Rule, restore_text, rules
 from benchmarks.netns import add_netns, best_in_netns, best_of
 from pyipvs import _native
 from pyipvs.batch import Command
 from pyipvs.ipvs import IPVS
 
+# pyroute2 runs in this interpreter (its own clock; it is not installed with
+# pyipvs); pyipvs's programs and the start-up baseline run as installed.
 PY = sys.executable
-ENV = {**os.environ, "PYTHONPATH": ROOT}
+IPY = installed.PY
+ENV = installed.ENV
 PYROUTE2_MAX = 11000  # commands: it takes ~0.1 s per command under emulation
-PYIPVS = (
-    "import sys; from pyipvs.cli.pyipvs import main;"
-    " sys.exit(main(sys.argv, sys.stdin, sys.stdout, sys.stderr))"
-)
 _seq = iter(range(1_000_000))
 _TIME = ["/usr/bin/time", "-f", "%M"]  # GNU time (Debian's `time`): peak RSS in KiB
 
@@ -206,8 +208,8 @@ def bench(s: int, n: int, reps: int, skip: set[str]) -> list[Result]:
     }
     programs: dict[str, tuple[list[str], str | None]] = {
         "ipvsadm -R": (["ipvsadm", "-R"], text),
-        "pyipvs restore": ([PY, "-c", PYIPVS, "restore", "--report", f.name], None),
-        "pyipvsadm -R": ([PY, "-m", "pyipvs.cli.ipvsadm", "-R"], text),
+        "pyipvs restore": ([installed.script("pyipvs"), "restore", "--report", f.name], None),
+        "pyipvsadm -R": ([installed.script("pyipvsadm"), "-R"], text),
         "pyroute2": ([PY, os.path.join(HERE, "pyroute2_restore.py"), str(s), str(n)], None),
     }
     results = {name: Result(name) for name in [*in_process, *programs]}
@@ -289,12 +291,12 @@ def startup() -> dict[str, float]:
     def best(argv: list[str]) -> float:
         return best_of(argv, ENV)
 
-    harnessed = best_in_netns(_in, [PY, "-c", "pass"])
+    harnessed = best_in_netns(_in, [IPY, "-c", "pass"])
     return {
-        "python -c pass": best([PY, "-c", "pass"]),
+        "python -c pass": best([IPY, "-c", "pass"]),
         HARNESSED_START: harnessed,
-        "python -c 'import pyipvs.batch'": best([PY, "-c", "import pyipvs.batch"]),
-        "pyipvsadm -v": best([PY, "-m", "pyipvs.cli.ipvsadm", "-v"]),
+        "python -c 'import pyipvs.batch'": best([IPY, "-c", "import pyipvs.batch"]),
+        "pyipvsadm -v": best([installed.script("pyipvsadm"), "-v"]),
         "ipvsadm -v": best(["ipvsadm", "-v"]),
     }
 
@@ -357,6 +359,7 @@ def main(argv: list[str]) -> int:
     # Scheduler modules load on first use (a usermode modprobe each): load
     # them now so that no contestant pays for it.
     subprocess.run(["modprobe", "-a", *(f"ip_vs_{x}" for x in SCHEDULERS)], check=False)
+    installed.check()
     starts = startup()
     results = {}
     for size in sizes or ["1000x10"]:
