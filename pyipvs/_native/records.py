@@ -19,7 +19,7 @@ from pyipvs._native._core import _HAS_PE_NAME, check
 from pyipvs._native.convert import _Cache, _server_conf, _service_conf
 from pyipvs._native.handle import Handle
 from pyipvs._native.snapshot import _raw_table
-from pyipvs._native.thin_records import DEST_PAIR, DEST_REC, SVC_ID, SVC_PAIR, SVC_REC
+from pyipvs._native.thin_records import DEST_REC, SVC_ID, SVC_REC, pair_structs
 from pyipvs._pyipvs_cffi import ffi, lib
 from pyipvs.errors import Op
 from pyipvs.model import Server, Service, ServiceKey
@@ -44,7 +44,8 @@ Pairs = Iterator[tuple[bytes, bytes]]
 def _pairs(svcs: Any, ns: int, dests: Any, nd: int) -> tuple[Pairs, Pairs]:
     s = bytes(ffi.buffer(svcs, ns * SVC_REC)) if ns else b""
     d = bytes(ffi.buffer(dests, nd * DEST_REC)) if nd else b""
-    return SVC_PAIR.iter_unpack(s), DEST_PAIR.iter_unpack(d)
+    svc, dest = pair_structs()
+    return svc.iter_unpack(s), dest.iter_unpack(d)
 
 
 def read_records(h: Handle, retries: int) -> tuple[Pairs, Pairs] | None:

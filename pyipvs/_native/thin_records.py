@@ -13,14 +13,13 @@ sends them as that batch does without flags. As in thin.py, a failure is a
 bare OSError, which hands the command to the full path.
 """
 
-import struct
-
 from pyipvs._pyipvs_cffi import ffi, lib
 
 from .thin import RETRIES, _close, _handle, _ok, guarded, send_batch, start_guarded
 
 TYPE_CHECKING = False  # not typing's: typing is start-up cost (quick_pyipvs.py)
 if TYPE_CHECKING:
+    import struct
     from collections.abc import Callable, Iterator
 
     from .thin import Outcome
@@ -35,8 +34,6 @@ SVC_ID: int = ffi.sizeof("struct pyipvs_svc_id")
 SVC_REC: int = ffi.sizeof("struct pyipvs_svc_rec")
 DEST_ID: int = ffi.offsetof("struct pyipvs_dest_rec", "fwd_method")
 DEST_REC: int = ffi.sizeof("struct pyipvs_dest_rec")
-SVC_PAIR = struct.Struct(f"{SVC_ID}s{SVC_REC - SVC_ID}s")
-DEST_PAIR = struct.Struct(f"{DEST_ID}s{DEST_REC - DEST_ID}s")
 
 #: The command of each of pyipvs.reconcile.delta's actions.
 COMMANDS: dict[str, int] = {
@@ -75,7 +72,25 @@ class Table:
     def pairs(self) -> "tuple[Iterator[tuple[bytes, bytes]], Iterator[tuple[bytes, bytes]]]":
         """(identity, settings) of the services and of the servers, in order
         (what pyipvs.reconcile.records.RecordSide takes)."""
-        return SVC_PAIR.iter_unpack(self.services), DEST_PAIR.iter_unpack(self.servers)
+        svc, dest = pair_structs()
+        return svc.iter_unpack(self.services), dest.iter_unpack(self.servers)
+
+
+_PAIRS: "list[struct.Struct]" = []
+
+
+def pair_structs() -> "tuple[struct.Struct, struct.Struct]":
+    """The Structs that split service and server records into (identity,
+    settings) pairs. Made on first use: only the planner asks (here a diff
+    that differs or a failed apply), and the thin start's own path does
+    without struct, an extension module that costs 15-30 ms to load in the
+    emulated test VM."""
+    if not _PAIRS:
+        import struct
+
+        _PAIRS.append(struct.Struct(f"{SVC_ID}s{SVC_REC - SVC_ID}s"))
+        _PAIRS.append(struct.Struct(f"{DEST_ID}s{DEST_REC - DEST_ID}s"))
+    return _PAIRS[0], _PAIRS[1]
 
 
 def _table(svcs: object, ns: int, dests: object, nd: int) -> Table:

@@ -32,6 +32,7 @@ and the equality the full path plans with.
 import sys
 import time
 
+from pyipvs.cli import exit_now
 from pyipvs.reconcile.formats import format_of_name, sniff, summary_line
 
 TYPE_CHECKING = False  # not typing's: typing is start-up cost
@@ -52,7 +53,7 @@ def entry() -> None:
     if len(args) == 2 and args[0] in ("apply", "diff"):
         status = thin_start(args[0], args[1], sys.stdout, sys.stderr)
         if status is not None:
-            raise SystemExit(status)
+            exit_now(status)
     from .pyipvs import entry as full_entry
 
     full_entry()
@@ -69,15 +70,25 @@ def thin_start(command: str, path: str, stdout: "TextIO", stderr: "TextIO") -> "
     try:
         with open(path, "rb") as f:
             text = f.read()
-        if sniff(text.decode("utf-8", "surrogateescape")) != "save":
-            return None
         from pyipvs._native import thin_records
 
+        # The live table's read is most of the run: it starts first, on a
+        # thread of its own (its C call lets go of the GIL), and this thread
+        # recognises and scans the file, and loads what an apply plans with,
+        # meanwhile. A file that turns out not to be a save file, or to need
+        # the full parser, costs the read (the full path reads again).
         t0 = time.perf_counter()
-        both = thin_records.both_records(text)
-        if both is None:
+        read_live = thin_records.start_live_records()
+        want = None
+        try:
+            if sniff(text.decode("utf-8", "surrogateescape")) == "save":
+                want = thin_records.text_records(text)
+            if want is not None and command == "apply":
+                import pyipvs.reconcile.delta  # noqa: F401 - loaded while the read runs
+        finally:
+            live = read_live()
+        if want is None:
             return None
-        want, live = both
         services, servers, recs = thin_records.differences(want, live)
         if not any(services) and not any(servers):
             if command == "apply":

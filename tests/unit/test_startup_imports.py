@@ -275,13 +275,18 @@ _QUICK_NEVER = (
 )
 
 
+EXIT_NOW = "<exit_now>"
+
+
 def _run_quick(
     argv: list[str], *, fail: bool = False, text: bytes = b"", pre: str = "", stdin: bytes = b"",
     module: str = "pyipvs.cli.ipvsadm.quick",
 ) -> tuple[set[str], int, bytes]:  # fmt: skip
     """pyipvsadm's console entry (quick.entry) for argv in a fresh `python -S`
     (no site: pyipvs and cffi are found through PYTHONPATH): the modules it
-    imported, its exit status and its stdout."""
+    imported, its exit status and its stdout. A run that ended through
+    pyipvs.cli.exit_now (os._exit, stood in here so that the script can
+    report) has the marker EXIT_NOW among its modules."""
     import _cffi_backend
 
     import pyipvs
@@ -289,13 +294,19 @@ def _run_quick(
     script = _THIN.format(fail=fail, text=text) + textwrap.dedent(pre)
     script += f"""
 sys.argv = ["pyipvsadm", *{argv!r}]
+import os
+fast = []
+def _exit(code):
+    fast.append(code)
+    raise SystemExit(code)
+os._exit = _exit
 from {module} import entry
 try:
     entry()
     rc = 0
 except SystemExit as exc:
     rc = exc.code
-modules = sorted(sys.modules)
+modules = sorted(sys.modules) + ([{EXIT_NOW!r}] if fast else [])
 import json
 sys.stdout.flush()
 print("\\n" + json.dumps({{"modules": modules, "rc": rc}}))
@@ -339,6 +350,7 @@ def test_thin_start_imports_no_model(argv: list[str], head: str) -> None:
         assert out.endswith(_TABLE)
     assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
     assert {"pyipvs.cli.ipvsadm.quick", "pyipvs._native.thin", "pyipvs.format_titles"} <= modules
+    assert EXIT_NOW in modules  # no interpreter teardown after a thin start
 
 
 # The full path with the stand-in client of _FAKE (its listing text is empty).
@@ -362,6 +374,7 @@ def test_thin_start_prints_what_the_full_path_prints(argv: list[str]) -> None:
     assert (rc, rc_full) == (0, 0)
     assert quick == full
     assert "pyipvs.cli.ipvsadm.main" in modules
+    assert EXIT_NOW not in modules  # the full path exits as ever
 
 
 def test_thin_start_hands_over_what_it_does_not_take() -> None:
@@ -391,6 +404,7 @@ def test_thin_restore_imports_no_model() -> None:
     modules, rc, out = _run_quick(["-R"], pre=_RESTORE, stdin=lines)
     assert (rc, out) == (0, b"applied 6\n")
     assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
+    assert EXIT_NOW in modules
     assert {"pyipvs.cli.ipvsadm.quick_restore", "pyipvs._native.thin"} <= modules
 
 
@@ -416,6 +430,8 @@ thin_records.apply_records = lambda changes, netns=None: None
         b"pyipvs apply: applied: services: 0 added, 0 edited, 0 deleted, 1 unchanged; "
         + f"servers: 0 added, {edited} edited".encode()
     )
-    unwanted = _QUICK_NEVER | {"argparse", "pyipvs.reconcile.plan", "pyipvs.cli.pyipvs"}
+    # struct: only the planner splits records into pairs (thin_records.pair_structs).
+    unwanted = _QUICK_NEVER | {"argparse", "pyipvs.reconcile.plan", "pyipvs.cli.pyipvs", "struct"}
     assert not unwanted & modules, sorted(unwanted & modules)
     assert {"pyipvs.cli.quick_pyipvs", "pyipvs.reconcile.formats"} <= modules
+    assert EXIT_NOW in modules

@@ -34,6 +34,8 @@ __future__ import annotations`: even __future__ is one more module to load.
 
 import sys
 
+from pyipvs.cli import exit_now
+
 # Not typing.TYPE_CHECKING: typing is start-up cost (mypy takes any constant
 # of that name as true). _signal, not signal: signal wraps _signal's
 # functions in enums, and enum is start-up cost too (_signal has no stub).
@@ -116,7 +118,7 @@ def entry() -> None:
     else:
         status = None
     if status is not None:
-        raise SystemExit(status)
+        exit_now(status)
     from .main import entry as full_entry
 
     full_entry(carry)
