@@ -176,27 +176,6 @@ def _live_records(netns: "str | None") -> Table:
     return _table(svcs, n_svc, dests, n_dest)
 
 
-def both_records(text: bytes, netns: "str | None" = None) -> "tuple[Table, Table] | None":
-    """(the text's table, the live one), the text scanned on this thread
-    while the live table is read on another (both C calls let go of the
-    GIL); None when the text needs the full parser."""
-    live = start_live_records(netns)
-    want = text_records(text)
-    got = live()
-    return None if want is None else (want, got)
-
-
-def table_unchanged(text: bytes, netns: "str | None" = None) -> "tuple[int, int] | None":
-    """The numbers of services and servers when the live table is exactly
-    the one the save-format text builds, compared as the records `pyipvs
-    apply` plans with; None when they differ or the text needs the full
-    parser."""
-    both = both_records(text, netns)
-    if both is None or not same(*both):
-        return None
-    return both[1].sizes()
-
-
 def apply_records(
     changes: "list[tuple[int, bytes]]", netns: "str | None" = None
 ) -> "Outcome | None":
