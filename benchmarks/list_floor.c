@@ -14,7 +14,18 @@
  *   recv   recvmsg(MSG_DONTWAIT) first, poll() only when nothing is queued
  *   mmsg   one recvmmsg(MSG_DONTWAIT) drains a whole dump
  *   multi  K sockets: one dump request in flight on each, then drain each
+ *   small  as mmsg, but the GET_DEST dumps go to a second socket that never
+ *          receives more than 4 KiB: the kernel sizes each dump chunk from a
+ *          socket's largest receive so far (capped at 32 KiB) and allocates
+ *          and clears that much per chunk, even for a dump of a few hundred
+ *          bytes; the service dump keeps large chunks (the kernel resumes it
+ *          by walking the list from its start, so small ones cost a walk
+ *          each). csrc/snapshot.c reads this way.
+ *   services  the service dump alone: what a consistent read pays on top
+ *          of the floor (csrc/snapshot.c dumps the services again after the
+ *          servers, IPVS having no "dump interrupted" flag)
  *
+ * The floor is the cheapest of them for the table at hand (bench_list.py).
  *   list_floor MODE K REPS     (run inside the target network namespace)
  *
  * Prints one line per repetition: "MODE K SECONDS SERVICES MESSAGES BYTES".
@@ -34,10 +45,12 @@
 #include <linux/netlink.h>
 
 #define BUF (64 * 1024)
+#define SMALL 4096 /* what the small mode's second socket receives at most */
 #define SLOTS 8
 #define MAXSOCK 64
 
 static unsigned char *bufs;
+static size_t rxlen = BUF; /* what the next receives take at most */
 static uint16_t family;
 static uint32_t seqno = 1;
 static unsigned long n_msgs, n_bytes;
@@ -132,7 +145,7 @@ static void drain(int fd, const char *mode, void (*each)(const struct nlmsghdr *
 
             if (mode[0] == 'p')
                 wait_in(fd);
-            n = recv(fd, bufs, BUF, MSG_DONTWAIT);
+            n = recv(fd, bufs, rxlen, MSG_DONTWAIT);
             if (n < 0 && errno == EAGAIN) {
                 wait_in(fd);
                 continue;
@@ -148,7 +161,7 @@ static void drain(int fd, const char *mode, void (*each)(const struct nlmsghdr *
             memset(m, 0, sizeof(m));
             for (int i = 0; i < SLOTS; i++) {
                 iov[i].iov_base = bufs + (size_t)i * BUF;
-                iov[i].iov_len = BUF;
+                iov[i].iov_len = rxlen;
                 m[i].msg_hdr.msg_iov = &iov[i];
                 m[i].msg_hdr.msg_iovlen = 1;
             }
@@ -238,6 +251,8 @@ int main(int argc, char **argv)
 
     if (k < 1 || k > MAXSOCK)
         k = 1;
+    if (strcmp(mode, "small") == 0)
+        k = 2; /* fds[1], never used for a larger receive: the GET_DEST dumps */
     bufs = malloc((size_t)SLOTS * BUF);
     if (bufs == NULL)
         die("malloc");
@@ -258,8 +273,18 @@ int main(int argc, char **argv)
         double t0 = now();
 
         n_msgs = n_bytes = 0;
-        services_dump(fds[0], strcmp(mode, "multi") == 0 ? "mmsg" : mode, NULL);
-        if (strcmp(mode, "multi") == 0) {
+        if (strcmp(mode, "services") == 0) {
+            services_dump(fds[0], "mmsg", NULL);
+        } else if (strcmp(mode, "small") == 0) {
+            services_dump(fds[0], "mmsg", NULL);
+            rxlen = SMALL;
+            for (size_t i = 0; i < nreq; i++) {
+                send_msg(fds[1], reqs[i], req_len[i]);
+                drain(fds[1], "mmsg", NULL);
+            }
+            rxlen = BUF;
+        } else if (strcmp(mode, "multi") == 0) {
+            services_dump(fds[0], "mmsg", NULL);
             for (size_t i = 0; i < nreq; i += (size_t)k) {
                 size_t batch = nreq - i < (size_t)k ? nreq - i : (size_t)k;
 
@@ -269,6 +294,7 @@ int main(int argc, char **argv)
                     drain(fds[j], "mmsg", NULL);
             }
         } else {
+            services_dump(fds[0], mode, NULL);
             for (size_t i = 0; i < nreq; i++) {
                 send_msg(fds[0], reqs[i], req_len[i]);
                 drain(fds[0], mode, NULL);

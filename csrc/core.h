@@ -72,7 +72,21 @@ int core_send(struct pyipvs_handle *h, const void *buf, size_t len);
 ssize_t core_recvmsg(struct pyipvs_handle *h, struct msghdr *m, int flags);
 struct mmsghdr; /* <sys/socket.h> defines it under _GNU_SOURCE */
 int core_recvmmsg(struct pyipvs_handle *h, struct mmsghdr *v, unsigned int n, int flags);
+/* The same on another of the handle's sockets (core_small_fd). */
+int core_send_on(struct pyipvs_handle *h, int fd, const void *buf, size_t len);
+int core_recvmmsg_on(struct pyipvs_handle *h, int fd, struct mmsghdr *v, unsigned int n, int flags);
 long core_now_ms(void);
+
+/* The handle's second socket, for dumps received in chunks of at most
+ * CORE_SMALL_CHUNK bytes; -1 if it could not be made. Why a second one:
+ * the kernel sizes every dump chunk from the largest receive a socket has
+ * ever made (capped at 32 KiB), and allocates and clears that much per
+ * chunk, even for a dump of a few hundred bytes. A GET_DEST dump of a
+ * typical service fits in 4 KiB (csrc/snapshot.c measures the difference).
+ * The main socket keeps its large receives: the service dump, which the
+ * kernel resumes by walking the list from its start, wants few chunks. */
+int core_small_fd(const struct pyipvs_handle *h);
+#define CORE_SMALL_CHUNK 4096
 
 /* The reply stream of one request, walked one received datagram at a time
  * (nl.c; the replay entry point in replay.c feeds it recorded datagrams). */

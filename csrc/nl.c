@@ -1,5 +1,6 @@
 /*
- * nl.c - the handle: one generic netlink socket per handle, created in the
+ * nl.c - the handle: one generic netlink socket per handle (and a second,
+ * raw one for dumps received in small chunks: core_small_fd), created in the
  * requested network namespace, the IPVS family resolved once, and the
  * request/reply exchange (C layer, over libnl-genl-3).
  *
@@ -52,6 +53,7 @@ struct pyipvs_handle {
     uint32_t seq;
     int timeout_ms;      /* <= 0: wait forever */
     int broken;          /* replies may be out of step: reopen */
+    int small_fd;        /* dest dumps received in small chunks (core_small_fd), -1: none */
     unsigned char *rbuf;
     long busy_since_ms;  /* start of the send/receive in progress, 0: none (atomic) */
     int abandoned;       /* the caller gave up: start no more (atomic) */
@@ -86,6 +88,8 @@ static int connect_here(struct pyipvs_handle *h)
     if (rc < 0)
         return open_errno(rc, errno);
     h->fd = nl_socket_get_fd(h->sk);
+    /* Optional: without it the table read uses the main socket. */
+    h->small_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     return 0;
 }
 
@@ -156,6 +160,7 @@ int pyipvs_handle_open(struct pyipvs_handle **out, const char *netns, int timeou
     if (h == NULL)
         return -ENOMEM;
     h->fd = -1;
+    h->small_fd = -1;
     h->timeout_ms = timeout_ms;
     h->rbuf = malloc(RECV_BUF_SIZE);
     if (h->rbuf == NULL) {
@@ -196,6 +201,8 @@ void pyipvs_handle_close(struct pyipvs_handle *h)
         return;
     if (h->sk != NULL)
         nl_socket_free(h->sk);
+    if (h->small_fd >= 0)
+        close(h->small_fd);
     free(h->rbuf);
     free(h);
 }
@@ -265,7 +272,17 @@ static void io_end(struct pyipvs_handle *h)
     __atomic_store_n(&h->busy_since_ms, 0, __ATOMIC_RELEASE);
 }
 
+int core_small_fd(const struct pyipvs_handle *h)
+{
+    return h->small_fd;
+}
+
 int core_send(struct pyipvs_handle *h, const void *buf, size_t len)
+{
+    return core_send_on(h, h->fd, buf, len);
+}
+
+int core_send_on(struct pyipvs_handle *h, int fd, const void *buf, size_t len)
 {
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     ssize_t n;
@@ -274,7 +291,7 @@ int core_send(struct pyipvs_handle *h, const void *buf, size_t len)
     if (rc < 0)
         return rc;
     for (;;) {
-        n = sendto(h->fd, buf, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
+        n = sendto(fd, buf, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
         if (n >= 0 || errno != EINTR)
             break;
     }
@@ -299,11 +316,16 @@ ssize_t core_recvmsg(struct pyipvs_handle *h, struct msghdr *m, int flags)
 
 int core_recvmmsg(struct pyipvs_handle *h, struct mmsghdr *v, unsigned int n, int flags)
 {
+    return core_recvmmsg_on(h, h->fd, v, n, flags);
+}
+
+int core_recvmmsg_on(struct pyipvs_handle *h, int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
     int got, rc = io_begin(h);
 
     if (rc < 0)
         return rc;
-    got = recvmmsg(h->fd, v, n, flags, NULL);
+    got = recvmmsg(fd, v, n, flags, NULL);
     if (got < 0)
         got = -errno;
     io_end(h);

@@ -15,6 +15,16 @@
  * receive would block (a dump continuation deferred by a full receive
  * buffer), and every such wait is bounded by the handle's timeout.
  *
+ * Chunk size: the kernel allocates (and clears) each dump chunk at the size
+ * of the largest receive the socket has made, up to 32 KiB, however little
+ * goes in it. The service dump wants large chunks (the kernel resumes it by
+ * walking the service list from the start, once per chunk); a service's
+ * servers mostly fit 4 KiB. So GET_DEST dumps go first to the handle's second
+ * socket, which never receives more than 4 KiB (core_small_fd), and move to
+ * the main socket while the table's services are too big for it (read_dests).
+ * Measured in the emulated VM at 5,000 x 10: 0.60 s of kernel reads against
+ * 1.05-1.29 s with 32 KiB chunks (benchmarks/RESULTS.md, session 15).
+ *
  * Consistency: IPVS sets no NLM_F_DUMP_INTR, so the service list is dumped
  * again after the servers and must match (identity and settings, in order);
  * a server dump that spanned several chunks (the kernel resumes it by index,
@@ -70,11 +80,12 @@ static int rx_init(struct rx *r)
     return 0;
 }
 
-static void rx_arm(struct rx *r)
+/* Arms every slot to receive at most len bytes (<= RX_SIZE). */
+static void rx_arm(struct rx *r, size_t len)
 {
     for (int i = 0; i < RX_SLOTS; i++) {
         r->iov[i].iov_base = r->buf + (size_t)i * RX_SIZE;
-        r->iov[i].iov_len = RX_SIZE;
+        r->iov[i].iov_len = len;
         memset(&r->msgs[i].msg_hdr, 0, sizeof(r->msgs[i].msg_hdr));
         r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
         r->msgs[i].msg_hdr.msg_iovlen = 1;
@@ -86,13 +97,13 @@ static void rx_arm(struct rx *r)
 
 /* Receive whatever is queued (at least one datagram), waiting only if
  * nothing is: returns the number of datagrams or a negative errno. */
-static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
+static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, size_t len, long deadline)
 {
     for (;;) {
         int n;
 
-        rx_arm(r);
-        n = core_recvmmsg(h, r->msgs, RX_SLOTS, MSG_DONTWAIT);
+        rx_arm(r, len);
+        n = core_recvmmsg_on(h, fd, r->msgs, RX_SLOTS, MSG_DONTWAIT);
         if (n > 0)
             return n;
         if (n < 0 && n != -EAGAIN && n != -EINTR) {
@@ -121,26 +132,34 @@ static int rx_some(struct pyipvs_handle *h, struct rx *r, int fd, long deadline)
     }
 }
 
+/* Where a GET_DEST dump goes: a socket, and what it receives at most. */
+struct via {
+    int fd;
+    size_t len;
+};
+
 /* One GET_DEST dump of svc, appended to out. *chunks: datagrams that carried
  * servers (more than one means the kernel resumed the dump by index). */
-static int dump_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs_service *svc,
-                      struct dvec *out, int *chunks)
+static int dump_dests(struct pyipvs_handle *h, struct rx *r, struct via v,
+                      const struct pyipvs_service *svc, struct dvec *out, int *chunks,
+                      size_t *bytes)
 {
     unsigned char req[CORE_REQ_MAX];
-    int fd = pyipvs_handle_fd(h), len, rc, done = 0, err = 0;
+    int len, rc, done = 0, err = 0;
     uint32_t seq = core_next_seq(h);
     long deadline;
 
     *chunks = 0;
+    *bytes = 0;
     len = pyipvs_encode_dests_dump(req, sizeof(req), core_family(h), seq, svc);
     if (len < 0)
         return len;
-    rc = core_send(h, req, (size_t)len);
+    rc = core_send_on(h, v.fd, req, (size_t)len);
     if (rc < 0)
         return rc;
     deadline = core_now_ms() + core_timeout_ms(h);
     while (!done) {
-        int got = rx_some(h, r, fd, deadline);
+        int got = rx_some(h, r, v.fd, v.len, deadline);
 
         if (got < 0)
             return got;
@@ -198,6 +217,7 @@ static int dump_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs
                     else if ((rc = pyipvs_decode_dest(nlh, nlh->nlmsg_len, svc->af, d)) < 0)
                         err = rc;
                     data = 1;
+                    *bytes += NLMSG_ALIGN(nlh->nlmsg_len);
                 }
             }
             *chunks += data;
@@ -233,6 +253,54 @@ void pyipvs_table_free(struct pyipvs_table *t)
     free(t);
 }
 
+/* A dest dump's errno that means the service went away under us (retry). */
+static int gone(int rc)
+{
+    return rc == -ESRCH || rc == -ENOENT ? 0 : rc;
+}
+
+/* The servers of svc, appended to dv: 1, 0 if the service went away or its
+ * servers changed while they were read (retry), or a negative errno. A dump
+ * that came in one chunk was made under one hold of IPVS's mutex and stands
+ * as read; one the kernel resumed by index is read again, on the main socket,
+ * and must match. *small says where the first dump goes, and follows the
+ * table's shape for the next service: a service whose servers overflowed a
+ * small chunk sends the next ones to the main socket, and one whose servers
+ * would have fit sends the next back (tables are mostly uniform, so the cost
+ * of a wrong guess is paid at the changes of shape). */
+static int read_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs_service *svc,
+                      struct dvec *dv, struct dvec *again, int *small, uint32_t *requests)
+{
+    struct via big = {pyipvs_handle_fd(h), RX_SIZE};
+    struct via little = {core_small_fd(h), CORE_SMALL_CHUNK};
+    size_t first = dv->n, n, bytes;
+    int chunks, rc;
+
+    if (*small && little.fd >= 0) {
+        rc = dump_dests(h, r, little, svc, dv, &chunks, &bytes);
+        (*requests)++;
+        if (rc < 0 || chunks <= 1)
+            return rc < 0 ? gone(rc) : 1;
+        dv->n = first;
+        *small = 0;
+    }
+    rc = dump_dests(h, r, big, svc, dv, &chunks, &bytes);
+    (*requests)++;
+    if (rc < 0)
+        return gone(rc);
+    if (chunks <= 1) {
+        *small = bytes <= CORE_SMALL_CHUNK;
+        return 1;
+    }
+    n = dv->n - first;
+    again->n = 0;
+    rc = dump_dests(h, r, big, svc, again, &chunks, &bytes);
+    (*requests)++;
+    if (rc < 0)
+        return gone(rc);
+    return again->n == n && same_dest_ids(again->items, dv->items + first, n);
+}
+
 /* One attempt. 1: consistent, 0: the table changed (retry), < 0: errno. */
 static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table *t)
 {
@@ -240,7 +308,7 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
     size_t nb = 0, na = 0;
     struct dvec dv = {NULL, 0, 0}, again = {NULL, 0, 0};
     uint32_t *start = NULL;
-    int rc;
+    int rc, small = 1;
 
     rc = pyipvs_services_dump(h, &before, &nb);
     if (rc < 0)
@@ -251,34 +319,10 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
         goto out;
     }
     for (size_t i = 0; i < nb; i++) {
-        int chunks;
-
         start[i] = (uint32_t)dv.n;
-        rc = dump_dests(h, r, &before[i], &dv, &chunks);
-        if (rc == -ESRCH || rc == -ENOENT) {
-            rc = 0; /* the service went away under us */
+        rc = read_dests(h, r, &before[i], &dv, &again, &small, &t->requests);
+        if (rc <= 0)
             goto out;
-        }
-        if (rc < 0)
-            goto out;
-        t->requests++;
-        if (chunks > 1) {
-            size_t n = dv.n - start[i];
-
-            again.n = 0;
-            rc = dump_dests(h, r, &before[i], &again, &chunks);
-            t->requests++;
-            if (rc == -ESRCH || rc == -ENOENT) {
-                rc = 0;
-                goto out;
-            }
-            if (rc < 0)
-                goto out;
-            if (again.n != n || !same_dest_ids(again.items, dv.items + start[i], n)) {
-                rc = 0;
-                goto out;
-            }
-        }
     }
     start[nb] = (uint32_t)dv.n;
     rc = pyipvs_services_dump(h, &after, &na);

@@ -1,7 +1,8 @@
 """The library client, `IPVS` (top layer: typed Python over `pyipvs._native`).
 
-One `IPVS` object holds one netlink socket in one network namespace, with the
-IPVS family resolved once. Calls are serialised by a lock, so a handle may be
+One `IPVS` object holds one netlink socket in one network namespace (and a
+second that full-table reads use for small dumps), with the IPVS family
+resolved once. Calls are serialised by a lock, so a handle may be
 shared between threads. A call that times out raises `IPVSTimeoutError` and
 leaves the socket possibly holding a late reply; the next call quietly opens
 a fresh one.

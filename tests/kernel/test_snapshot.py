@@ -35,6 +35,7 @@ from pyipvs import (
     Stats,
     TunnelFlag,
     TunnelType,
+    _native,
 )
 from pyipvs.cli.ipvsadm.main import main as pyipvsadm_main
 from pyipvs.snapshot import (
@@ -207,6 +208,43 @@ def test_snapshot_equals_per_service_reads(netns: Netns) -> None:
         ipvs.flush()
         empty = take(ipvs)
         assert empty.services == () and dict(empty.servers) == {}
+
+
+def test_dump_chunks_follow_the_tables_shape(netns: Netns) -> None:
+    # csrc/snapshot.c (read_dests): a service's servers are first asked for
+    # on the socket that receives small chunks; a dump that overflows one
+    # moves the next services to the main socket, and one that would have
+    # fit moves them back. Whatever the shape, the read is what per-service
+    # reads give.
+    def fill(ipvs: IPVS, counts: list[int]) -> None:
+        ipvs.flush()
+        with ipvs.batch() as b:
+            for i, n in enumerate(counts):
+                key = ServiceKey.tcp(f"10.90.{i // 250}.{i % 250 + 1}", 80)
+                b.add_service(Service(key, "wrr"))
+                for j in range(n):
+                    b.add_server(key, Server(ip(f"10.91.{j // 250}.{j % 250 + 1}"), 8080 + i))
+
+    def requests(ipvs: IPVS) -> int:
+        read = ipvs._call(lambda h: _native.read_table(h, 0))
+        assert read is not None
+        return read.requests
+
+    with IPVS(netns.path) as ipvs:
+        fill(ipvs, [3] * 40)  # each fits one small chunk: one request each
+        assert requests(ipvs) == 40
+        fill(ipvs, [60] * 10)  # one small try, then the main socket (one chunk each)
+        assert requests(ipvs) == 11
+        fill(ipvs, [200] * 3)  # one small try, then two main-socket reads each (resumed dumps)
+        assert requests(ipvs) == 7
+        counts = [3, 0, 60, 3, 200, 11, 3, 60, 60, 1, 12, 3, 90, 0, 3] * 3
+        fill(ipvs, counts)
+        snap = ipvs.snapshot()
+        assert snap.attempts == 1
+        assert list(snap.services) == ipvs.services()
+        assert sorted(len(snap.servers_of(s.key)) for s in snap.services) == sorted(counts)
+        for status in snap.services:
+            assert list(snap.servers_of(status.key)) == ipvs.servers(status.key)
 
 
 def test_snapshot_counters_agree_with_ipvsadm(netns: Netns) -> None:
