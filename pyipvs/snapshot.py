@@ -35,12 +35,13 @@ table that changes during the read could yield a mix of states. A snapshot
 is only returned when the service list read before the server dumps equals
 the one read after them (same services, same order, same settings); a
 server dump the kernel had to split into several chunks (it resumes by
-index, so a concurrent change could duplicate or skip a server) is read
-again in 32 KiB chunks (about 80 servers fit one), and twice if it is
-still split, and the two must match. (The first try asks for 4 KiB chunks,
-about ten servers, which costs the kernel far less when they fit:
-csrc/snapshot.c.) Otherwise the
-read is retried, up to `retries` more times, and then
+index, so a concurrent change could duplicate or skip a server) is not
+trusted as it stands. Servers are first asked for in 4 KiB chunks (about
+ten servers; far cheaper for the kernel when they fit, csrc/snapshot.c);
+a split answer is asked for again in 32 KiB chunks (about 80 servers),
+and one split even so is read twice, and the two must match. When the
+service lists or those two reads differ, the read is retried, up to
+`retries` more times, and then
 `SnapshotInconsistentError` (an `IPVSError` with EAGAIN) is raised. A
 one-chunk server dump is one pass under the kernel's IPVS mutex, so each
 service's server list is exactly the list at one instant during the read;
