@@ -103,15 +103,9 @@ static const struct attr_rule info_rules[UAPI_INFO_MAX + 1] = {
     [UAPI_INFO_CONN_TAB_SIZE] = R_U32,
 };
 
-/* Counters are u64 in STATS64 and mostly u32 in STATS; reading each by its
- * own length handles both (and PAD, type 11, is simply not looked at). */
-static const struct attr_rule stats_rules[UAPI_STATS_MAX + 1] = {
-    [UAPI_STATS_CONNS] = {4, 0, 0},   [UAPI_STATS_INPKTS] = {4, 0, 0},
-    [UAPI_STATS_OUTPKTS] = {4, 0, 0}, [UAPI_STATS_INBYTES] = {4, 0, 0},
-    [UAPI_STATS_OUTBYTES] = {4, 0, 0}, [UAPI_STATS_CPS] = {4, 0, 0},
-    [UAPI_STATS_INPPS] = {4, 0, 0},   [UAPI_STATS_OUTPPS] = {4, 0, 0},
-    [UAPI_STATS_INBPS] = {4, 0, 0},   [UAPI_STATS_OUTBPS] = {4, 0, 0},
-};
+/* Counters (parse_stats) are u64 in STATS64 and mostly u32 in STATS; each
+ * is read by its own length, at least 4 bytes, which handles both (and PAD,
+ * type 11, is not looked at). */
 
 static const void *attr_data(const struct nlattr *a)
 {
@@ -123,30 +117,46 @@ static int attr_len(const struct nlattr *a)
     return (int)a->nla_len - NLA_HDRLEN;
 }
 
+/* The walk every decoder shares: the attribute at *p, with *p and *len
+ * moved past it; NULL at the end, or at a malformed header, where the walk
+ * stops quietly. */
+static const struct nlattr *next_attr(const unsigned char **p, int *len)
+{
+    const struct nlattr *a = (const struct nlattr *)*p;
+
+    if (*len < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > *len)
+        return NULL;
+    *p += NLA_ALIGN(a->nla_len);
+    *len -= NLA_ALIGN(a->nla_len);
+    return a;
+}
+
+/* Whether an attribute of a known type keeps its rule. */
+static int keeps(const struct nlattr *a, const struct attr_rule *r)
+{
+    int n = a->nla_len - NLA_HDRLEN;
+
+    return n >= r->min && (!r->max || n <= r->max) &&
+           (!r->str || ((const unsigned char *)a)[a->nla_len - 1] == '\0');
+}
+
 /* Indexes the attributes in data[0..len) by type into tb[0..maxtype]
  * (NULL where absent); -EINVAL when a known one breaks its rule. */
 static int index_attrs(const struct nlattr **tb, int maxtype, const void *data, int len,
                        const struct attr_rule *rules)
 {
     const unsigned char *p = data;
+    const struct nlattr *a;
 
     memset(tb, 0, sizeof(*tb) * (size_t)(maxtype + 1));
-    while (len >= NLA_HDRLEN) {
-        const struct nlattr *a = (const struct nlattr *)p;
-        int alen = a->nla_len, type = a->nla_type & NLA_TYPE_MASK;
+    while ((a = next_attr(&p, &len)) != NULL) {
+        int type = a->nla_type & NLA_TYPE_MASK;
 
-        if (alen < NLA_HDRLEN || alen > len)
-            break;
         if (type <= maxtype) {
-            const struct attr_rule *r = &rules[type];
-            int n = alen - NLA_HDRLEN;
-
-            if (n < r->min || (r->max && n > r->max) || (r->str && p[alen - 1] != '\0'))
+            if (!keeps(a, &rules[type]))
                 return -EINVAL;
             tb[type] = a;
         }
-        p += NLA_ALIGN(alen);
-        len -= NLA_ALIGN(alen);
     }
     return 0;
 }
@@ -176,18 +186,6 @@ static uint32_t get_u32(const struct nlattr *a)
     return v;
 }
 
-static uint64_t get_counter(const struct nlattr *a)
-{
-    if (a == NULL)
-        return 0;
-    if (attr_len(a) >= 8) {
-        uint64_t v;
-        memcpy(&v, attr_data(a), sizeof(v));
-        return v;
-    }
-    return get_u32(a);
-}
-
 /* Copies an attribute already checked for its NUL by its rule. */
 static void get_str(char *dst, size_t cap, const struct nlattr *a)
 {
@@ -212,22 +210,35 @@ static int get_addr(uint8_t dst[16], const struct nlattr *a, uint16_t af)
     return 0;
 }
 
+/* One pass straight into the counters (a table read parses one nest per
+ * service and per server), by index_attrs's rules: a counter shorter than 4
+ * bytes fails, others are skipped, the walk stops at a malformed header. The
+ * counters are attribute types 1-10, in struct pyipvs_stats order. */
 static int parse_stats(struct pyipvs_stats *out, const struct nlattr *nest)
 {
-    const struct nlattr *tb[UAPI_STATS_MAX + 1];
+    uint64_t *v = &out->conns;
+    const unsigned char *p = attr_data(nest);
+    const struct nlattr *a;
+    int len = attr_len(nest);
 
-    if (index_nested(tb, UAPI_STATS_MAX, nest, stats_rules) < 0)
-        return -EINVAL;
-    out->conns = get_counter(tb[UAPI_STATS_CONNS]);
-    out->inpkts = get_counter(tb[UAPI_STATS_INPKTS]);
-    out->outpkts = get_counter(tb[UAPI_STATS_OUTPKTS]);
-    out->inbytes = get_counter(tb[UAPI_STATS_INBYTES]);
-    out->outbytes = get_counter(tb[UAPI_STATS_OUTBYTES]);
-    out->cps = get_counter(tb[UAPI_STATS_CPS]);
-    out->inpps = get_counter(tb[UAPI_STATS_INPPS]);
-    out->outpps = get_counter(tb[UAPI_STATS_OUTPPS]);
-    out->inbps = get_counter(tb[UAPI_STATS_INBPS]);
-    out->outbps = get_counter(tb[UAPI_STATS_OUTBPS]);
+    _Static_assert(sizeof(struct pyipvs_stats) == 10 * sizeof(uint64_t) &&
+                       UAPI_STATS_OUTBPS - UAPI_STATS_CONNS == 9,
+                   "counters in attribute order");
+    while ((a = next_attr(&p, &len)) != NULL) {
+        int type = a->nla_type & NLA_TYPE_MASK, n = attr_len(a);
+
+        if (type < UAPI_STATS_CONNS || type > UAPI_STATS_OUTBPS)
+            continue;
+        if (n < 4)
+            return -EINVAL;
+        if (n >= 8) {
+            memcpy(&v[type - UAPI_STATS_CONNS], attr_data(a), 8);
+        } else {
+            uint32_t u;
+            memcpy(&u, attr_data(a), 4);
+            v[type - UAPI_STATS_CONNS] = u;
+        }
+    }
     return 0;
 }
 
@@ -319,16 +330,55 @@ int pyipvs_decode_service(const void *msg, size_t len, struct pyipvs_service *ou
     return pick_stats(&out->stats, &out->present, tb[UAPI_SVC_STATS64], tb[UAPI_SVC_STATS]);
 }
 
+/* The server nest in one pass, straight into out (a table read decodes one
+ * per real server): index_attrs's rules with dest_rules, a repeated
+ * attribute overriding the earlier one. *seen gets bit t for each type t
+ * present; the address and the counters' nests, which need the rest first,
+ * are left in ptr[]. */
+static int walk_dest(struct pyipvs_dest *out, const struct nlattr *nest, uint32_t *seen,
+                     const struct nlattr *ptr[UAPI_DEST_MAX + 1])
+{
+    const unsigned char *p = attr_data(nest);
+    const struct nlattr *a;
+    int len = attr_len(nest);
+
+    while ((a = next_attr(&p, &len)) != NULL) {
+        int type = a->nla_type & NLA_TYPE_MASK;
+
+        if (type > UAPI_DEST_MAX)
+            continue;
+        if (!keeps(a, &dest_rules[type]))
+            return -EINVAL;
+        *seen |= 1u << type;
+        switch (type) {
+        case UAPI_DEST_PORT: out->port = ntohs(get_u16(a)); break;
+        case UAPI_DEST_FWD_METHOD: out->fwd_method = get_u32(a); break;
+        case UAPI_DEST_WEIGHT: out->weight = (int32_t)get_u32(a); break;
+        case UAPI_DEST_U_THRESH: out->u_threshold = get_u32(a); break;
+        case UAPI_DEST_L_THRESH: out->l_threshold = get_u32(a); break;
+        case UAPI_DEST_ACTIVE_CONNS: out->active_conns = get_u32(a); break;
+        case UAPI_DEST_INACT_CONNS: out->inact_conns = get_u32(a); break;
+        case UAPI_DEST_PERSIST_CONNS: out->persist_conns = get_u32(a); break;
+        case UAPI_DEST_TUN_TYPE: out->tun_type = get_u8(a); break;
+        case UAPI_DEST_TUN_PORT: out->tun_port = ntohs(get_u16(a)); break;
+        case UAPI_DEST_TUN_FLAGS: out->tun_flags = get_u16(a); break;
+        default: ptr[type] = a; break; /* ADDR, ADDR_FAMILY, the nests */
+        }
+    }
+    return 0;
+}
+
 int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyipvs_dest *out)
 {
     const struct nlattr *top[UAPI_CMD_ATTR_MAX + 1];
-    const struct nlattr *tb[UAPI_DEST_MAX + 1];
-    static const int required[] = {
-        UAPI_DEST_ADDR,     UAPI_DEST_PORT,         UAPI_DEST_FWD_METHOD,
-        UAPI_DEST_WEIGHT,   UAPI_DEST_U_THRESH,     UAPI_DEST_L_THRESH,
-        UAPI_DEST_ACTIVE_CONNS, UAPI_DEST_INACT_CONNS, UAPI_DEST_PERSIST_CONNS,
-    };
-    size_t i;
+    const struct nlattr *ptr[UAPI_DEST_MAX + 1];
+    /* What ipvsadm itself insists on. */
+    const uint32_t required =
+        1u << UAPI_DEST_ADDR | 1u << UAPI_DEST_PORT | 1u << UAPI_DEST_FWD_METHOD |
+        1u << UAPI_DEST_WEIGHT | 1u << UAPI_DEST_U_THRESH | 1u << UAPI_DEST_L_THRESH |
+        1u << UAPI_DEST_ACTIVE_CONNS | 1u << UAPI_DEST_INACT_CONNS |
+        1u << UAPI_DEST_PERSIST_CONNS;
+    uint32_t seen = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -336,40 +386,26 @@ int pyipvs_decode_dest(const void *msg, size_t len, uint16_t svc_af, struct pyip
     if (rc < 0)
         return rc;
     if (top[UAPI_CMD_ATTR_DEST] == NULL ||
-        index_nested(tb, UAPI_DEST_MAX, top[UAPI_CMD_ATTR_DEST], dest_rules) < 0)
+        walk_dest(out, top[UAPI_CMD_ATTR_DEST], &seen, ptr) < 0 ||
+        (seen & required) != required)
         return -EINVAL;
-    for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-        if (tb[required[i]] == NULL)
-            return -EINVAL;
     out->af = svc_af;
-    if (tb[UAPI_DEST_ADDR_FAMILY] != NULL) {
+    if (seen & 1u << UAPI_DEST_ADDR_FAMILY) {
         out->present |= PYIPVS_HAS_ADDR_FAMILY;
-        if (get_u16(tb[UAPI_DEST_ADDR_FAMILY]) != 0)
-            out->af = get_u16(tb[UAPI_DEST_ADDR_FAMILY]);
+        if (get_u16(ptr[UAPI_DEST_ADDR_FAMILY]) != 0)
+            out->af = get_u16(ptr[UAPI_DEST_ADDR_FAMILY]);
     }
-    if (get_addr(out->addr, tb[UAPI_DEST_ADDR], out->af) < 0)
+    if (get_addr(out->addr, ptr[UAPI_DEST_ADDR], out->af) < 0)
         return -EINVAL;
-    out->port = ntohs(get_u16(tb[UAPI_DEST_PORT]));
-    out->fwd_method = get_u32(tb[UAPI_DEST_FWD_METHOD]);
-    out->weight = (int32_t)get_u32(tb[UAPI_DEST_WEIGHT]);
-    out->u_threshold = get_u32(tb[UAPI_DEST_U_THRESH]);
-    out->l_threshold = get_u32(tb[UAPI_DEST_L_THRESH]);
-    out->active_conns = get_u32(tb[UAPI_DEST_ACTIVE_CONNS]);
-    out->inact_conns = get_u32(tb[UAPI_DEST_INACT_CONNS]);
-    out->persist_conns = get_u32(tb[UAPI_DEST_PERSIST_CONNS]);
-    if (tb[UAPI_DEST_TUN_TYPE] != NULL) {
-        out->tun_type = get_u8(tb[UAPI_DEST_TUN_TYPE]);
+    if (seen & 1u << UAPI_DEST_TUN_TYPE)
         out->present |= PYIPVS_HAS_TUN_TYPE;
-    }
-    if (tb[UAPI_DEST_TUN_PORT] != NULL) {
-        out->tun_port = ntohs(get_u16(tb[UAPI_DEST_TUN_PORT]));
+    if (seen & 1u << UAPI_DEST_TUN_PORT)
         out->present |= PYIPVS_HAS_TUN_PORT;
-    }
-    if (tb[UAPI_DEST_TUN_FLAGS] != NULL) {
-        out->tun_flags = get_u16(tb[UAPI_DEST_TUN_FLAGS]);
+    if (seen & 1u << UAPI_DEST_TUN_FLAGS)
         out->present |= PYIPVS_HAS_TUN_FLAGS;
-    }
-    return pick_stats(&out->stats, &out->present, tb[UAPI_DEST_STATS64], tb[UAPI_DEST_STATS]);
+    return pick_stats(&out->stats, &out->present,
+                      seen & 1u << UAPI_DEST_STATS64 ? ptr[UAPI_DEST_STATS64] : NULL,
+                      seen & 1u << UAPI_DEST_STATS ? ptr[UAPI_DEST_STATS] : NULL);
 }
 
 int pyipvs_decode_daemon(const void *msg, size_t len, struct pyipvs_daemon *out)

@@ -117,15 +117,18 @@ class Snapshot:
     services: tuple[ServiceStatus, ...]
     servers: Mapping[ServiceKey, tuple[ServerStatus, ...]]
     attempts: int = 1
-    _by_key: Mapping[ServiceKey, ServiceStatus] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        by_key = {s.service.key: s for s in self.services}
-        object.__setattr__(self, "_by_key", MappingProxyType(by_key))
+    # Built by the first status() call: hashing a ServiceKey is about 0.5 us
+    # on the host, and a poller that never looks a service up by key should
+    # not pay for a dict of every service at every poll.
+    _by_key: dict[ServiceKey, ServiceStatus] | None = field(init=False, repr=False, default=None)
 
     def status(self, key: ServiceKey) -> ServiceStatus | None:
         """The service `key` as listed (None if it is not in the table)."""
-        return self._by_key.get(key)
+        by_key = self._by_key
+        if by_key is None:
+            by_key = {s.service.key: s for s in self.services}
+            object.__setattr__(self, "_by_key", by_key)
+        return by_key.get(key)
 
     def servers_of(self, key: ServiceKey) -> tuple[ServerStatus, ...]:
         """The servers of `key` (empty if it has none or is not in the table)."""

@@ -161,30 +161,31 @@ def _close(h: object) -> None:
         lib.pyipvs_handle_close(h)
 
 
-def info_and_table(mode: int | None) -> tuple[int, int, bytes]:
+def info_and_table(mode: int | None) -> tuple[int, int, memoryview]:
     """IPVS's version word (0x010201 for 1.2.1) and connection table size,
     and with a mode (pyipvs_table_format's bits) the whole table of this
-    process's namespace, read consistently and formatted by the core. A
-    stalled kernel raises OSError(ETIMEDOUT) after TIMEOUT_MS (guarded)."""
+    process's namespace, read consistently and formatted by the core: a view
+    of the core's own text (15 MB at 20,000 x 10, not copied; it is freed
+    with the view). A stalled kernel raises OSError(ETIMEDOUT) after
+    TIMEOUT_MS (guarded)."""
     return guarded(_info_and_table, mode)
 
 
-def _info_and_table(mode: int | None) -> tuple[int, int, bytes]:
+def _info_and_table(mode: int | None) -> tuple[int, int, memoryview]:
     h = _handle()
     try:
         info = ffi.new("struct pyipvs_info *")
         _ok(lib.pyipvs_info_get(h, info))
         if mode is None:
-            return int(info.version), int(info.conn_tab_size), b""
+            return int(info.version), int(info.conn_tab_size), memoryview(b"")
         table = ffi.new("struct pyipvs_table **")
         _ok(lib.pyipvs_table_read(h, RETRIES, table))
         try:
             text, n = ffi.new("char **"), ffi.new("size_t *")
             _ok(lib.pyipvs_table_format(table[0], mode, text, n))
-            try:
-                data: bytes = ffi.buffer(text[0], n[0])[:] if n[0] else b""
-            finally:
-                lib.pyipvs_text_free(text[0])
+            # The buffer holds owner, whose destructor frees the text.
+            owner = ffi.gc(text[0], lib.pyipvs_text_free)
+            data = memoryview(ffi.buffer(owner, n[0])) if n[0] else memoryview(b"")
         finally:
             lib.pyipvs_table_free(table[0])
         return int(info.version), int(info.conn_tab_size), data

@@ -124,3 +124,25 @@ def test_rows_decode_every_field_and_memoise_only_settings() -> None:
     assert (d.active_conns, d.inact_conns, d.persist_conns) == (111, 112, 113)
     assert (c.stats, d.stats) == (Stats(*range(20, 30)), Stats(*range(120, 130)))
     assert service_rows(b"", memo, None) == [] and server_rows(b"", memo, None) == []
+
+
+def test_the_mapping_keeps_the_cores_array_it_reads_in_place() -> None:
+    # read_table hands LazyServers an ffi.buffer over the table's dests field
+    # and the table itself as owner: a buffer over a field does not keep the
+    # table (whose destructor frees the array) alive, the owner does.
+    import gc
+
+    freed: list[int] = []
+    arr = ffi.new("struct pyipvs_dest[]", 1)
+    arr[0].af, arr[0].port = 2, 443
+    table = ffi.new("struct pyipvs_table *")
+    table.dests = arr
+    owner = ffi.gc(ffi.cast("struct pyipvs_table *", table), lambda _: freed.append(1))
+    m = LazyServers((A,), ffi.buffer(owner.dests, ffi.sizeof(arr)), [0, 1], {}, owner)
+    del owner
+    gc.collect()
+    assert freed == []
+    assert m[A][0].server.port == 443
+    del m
+    gc.collect()
+    assert freed == [1]

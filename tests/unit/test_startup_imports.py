@@ -234,7 +234,8 @@ FAIL = {fail!r}
 def info_and_table(mode):
     if FAIL:
         raise OSError(97, "stand-in")
-    return 0x010201, 4096, b"" if mode is None else {text!r}
+    # As the real one: a view of the core's text, not bytes.
+    return 0x010201, 4096, memoryview(b"" if mode is None else {text!r})
 
 class ConnText:
     def __init__(self, persistent_conn):

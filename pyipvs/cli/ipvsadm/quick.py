@@ -143,14 +143,17 @@ def _listing(kind: str, options: frozenset[str]) -> int | None:
         return None
     if text is None:
         return None
-    out.write(text)
+    for part in text:
+        out.write(part)
     out.flush()
     return 0
 
 
-def _table(save: bool, options: frozenset[str]) -> bytes | None:
+def _table(save: bool, options: frozenset[str]) -> tuple[bytes | memoryview, ...] | None:
     """`-Ln` (with options) or `-Sn` as the full path prints it (main.py,
-    listing.py's list_all), or None where that path prints a warning."""
+    listing.py's list_all), in parts to write one after the other (the
+    table's text is the core's, not copied), or None where that path prints
+    a warning."""
     from pyipvs import _native
     from pyipvs.format_titles import list_titles, version_text
 
@@ -162,9 +165,9 @@ def _table(save: bool, options: frozenset[str]) -> bytes | None:
     if version_of(word) < MIN_VERSION:
         return None
     if save:
-        return text
+        return (text,)
     titles = list_titles(*(name in options for name in _TITLE_OPTIONS))
-    return ("\n".join([version_text(*version_of(word), size), *titles]) + "\n").encode() + text
+    return ("\n".join([version_text(*version_of(word), size), *titles]) + "\n").encode(), text
 
 
 def _connections(out: "BinaryIO", persistent_conn: bool) -> int | None:
