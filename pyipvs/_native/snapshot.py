@@ -3,8 +3,7 @@
 The core returns three flat C arrays (services, servers, per-service start
 indices), unpacked with the struct layouts of `convert`. Servers stay in the
 core's own array, which the snapshot keeps (no copy: at 200,000 servers it is
-27 MB, and copying it was a tenth of a poll's time under the test VM's
-emulation), and become model objects per service on first access
+27 MB), and become model objects per service on first access
 (`LazyServers`, by convert.server_rows), only for the services a caller
 looks at.
 """
@@ -160,8 +159,7 @@ class CounterColumns:
 _ID_SIZE = 20  # struct pyipvs_dest_id
 
 # Columns the core fills completely: not cleared first, nor copied after (at
-# 200,000 servers the counters alone are 16 MB, and the test VM's emulation
-# clears and copies memory at a few ns a byte).
+# 200,000 servers the counters alone are 16 MB).
 _uncleared = ffi.new_allocator(should_clear_after_alloc=False)
 
 
