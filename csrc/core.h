@@ -88,6 +88,19 @@ long core_now_ms(void);
 int core_small_fd(const struct pyipvs_handle *h);
 #define CORE_SMALL_CHUNK 4096
 
+/* The service list of the handle's last consistent whole-table read, which
+ * the next read takes as its first list instead of dumping the services again
+ * (csrc/snapshot.c says why that is sound). Sending anything but a GET request
+ * on the handle forgets it (core_send_on): the caller changed the table. */
+struct core_memo {
+    struct pyipvs_service *services;
+    size_t n, cap;
+    int valid;
+    unsigned misses;          /* kept lists in a row that no longer matched */
+    unsigned skip;            /* reads still to make without it (backoff) */
+};
+struct core_memo *core_memo(struct pyipvs_handle *h);
+
 /* The reply stream of one request, walked one received datagram at a time
  * (nl.c; the replay entry point in replay.c feeds it recorded datagrams). */
 struct core_walk {

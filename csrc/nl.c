@@ -54,6 +54,7 @@ struct pyipvs_handle {
     int timeout_ms;      /* <= 0: wait forever */
     int broken;          /* replies may be out of step: reopen */
     int small_fd;        /* dest dumps received in small chunks (core_small_fd), -1: none */
+    struct core_memo memo; /* the last table read's service list (core_memo) */
     unsigned char *rbuf;
     long busy_since_ms;  /* start of the send/receive in progress, 0: none (atomic) */
     int abandoned;       /* the caller gave up: start no more (atomic) */
@@ -203,6 +204,7 @@ void pyipvs_handle_close(struct pyipvs_handle *h)
         nl_socket_free(h->sk);
     if (h->small_fd >= 0)
         close(h->small_fd);
+    free(h->memo.services);
     free(h->rbuf);
     free(h);
 }
@@ -277,6 +279,24 @@ int core_small_fd(const struct pyipvs_handle *h)
     return h->small_fd;
 }
 
+struct core_memo *core_memo(struct pyipvs_handle *h)
+{
+    return &h->memo;
+}
+
+/* Whether a request may change the table: anything but a GET. A batch is
+ * judged by its first message (batches only change). */
+static int changes_table(const void *buf, size_t len)
+{
+    uint8_t cmd;
+
+    if (len < NLMSG_HDRLEN + 1)
+        return 0;
+    cmd = ((const uint8_t *)buf)[NLMSG_HDRLEN]; /* struct genlmsghdr's cmd */
+    return cmd != PYIPVS_CMD_GET_SERVICE && cmd != PYIPVS_CMD_GET_DEST &&
+           cmd != PYIPVS_CMD_GET_DAEMON && cmd != PYIPVS_CMD_GET_CONFIG && cmd != PYIPVS_CMD_GET_INFO;
+}
+
 int core_send(struct pyipvs_handle *h, const void *buf, size_t len)
 {
     return core_send_on(h, h->fd, buf, len);
@@ -290,6 +310,8 @@ int core_send_on(struct pyipvs_handle *h, int fd, const void *buf, size_t len)
 
     if (rc < 0)
         return rc;
+    if (changes_table(buf, len))
+        h->memo.valid = 0;
     for (;;) {
         n = sendto(fd, buf, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
         if (n >= 0 || errno != EINTR)

@@ -677,16 +677,22 @@ int pyipvs_replay_dump(int what, const void *buf, size_t len, uint16_t family, u
  * servers of services[i]. Read consistently: the service list is dumped
  * before and after the server dumps and must match, and a server dump the
  * kernel split into several chunks is read twice and must match; otherwise
- * the read is repeated, at most `retries` more times, then -EAGAIN.
- * Release with pyipvs_table_free. */
+ * the read is repeated, at most `retries` more times, then -EAGAIN. The
+ * list "before" is the one the handle's last read ended with, where the
+ * handle has one and has sent no change since (a poller dumps the services
+ * once per read). Release with pyipvs_table_free, which keeps the largest
+ * server array freed so far for the next read (one for the process). */
 struct pyipvs_table {
     struct pyipvs_service *services;
     size_t nservices;
     struct pyipvs_dest *dests;
     size_t ndests;
     uint32_t *dest_start;     /* nservices + 1 entries */
-    uint32_t attempts;        /* reads it took (1 = the first was consistent) */
+    uint32_t attempts;        /* reads it took (1 = the first was consistent; a
+                                 memo that no longer matched is not counted) */
     uint32_t requests;        /* GET_DEST dumps sent, over all attempts */
+    uint32_t service_dumps;   /* service dumps, over all attempts (1: a memo) */
+    size_t dests_cap;         /* room in dests (for its reuse once freed) */
 };
 
 int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out);

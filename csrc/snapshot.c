@@ -30,10 +30,21 @@
  * a server dump that spanned several chunks (the kernel resumes it by index,
  * so a concurrent add or delete can duplicate or skip an entry) is read a
  * second time and must match too. Otherwise the whole read is retried.
+ *
+ * A poller reads the same table again and again, so a read starts from the
+ * list the handle's last read ended with (its second dump, struct core_memo)
+ * instead of dumping the services first: one service dump per read instead
+ * of two (at 20,000 services, about a tenth of the whole read in the VM).
+ * The check is the same one: the list the servers were read for must equal
+ * the list dumped after them; it was only dumped earlier, so the window
+ * is longer. A list that no longer matches means the table changed between
+ * the reads, not during this one: the read then starts over as a first read
+ * would, and does not count it as a retry.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -70,6 +81,46 @@ static struct pyipvs_dest *dvec_push(struct dvec *v)
         v->cap = cap;
     }
     return &v->items[v->n++];
+}
+
+/* The server array of the last table freed, kept for the next read. Memory
+ * written for the first time costs the kernel a page fault and a cleared
+ * page: in the emulated VM, writing 27 MB (200,000 servers) into fresh
+ * memory took 0.11-0.13 s, into memory already written 0.008 s. A poller
+ * frees a table per read, so its later reads reuse the array: at 20,000 x
+ * 10, minor faults per read went from about 2,700 to none after the second.
+ * One spare, the largest offered, for the whole process: tables are freed
+ * on whatever thread drops them. */
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dvec spare;
+
+static struct dvec spare_take(void)
+{
+    struct dvec v;
+
+    pthread_mutex_lock(&spare_lock);
+    v = spare;
+    spare.items = NULL;
+    spare.cap = 0;
+    pthread_mutex_unlock(&spare_lock);
+    v.n = 0;
+    return v;
+}
+
+static void spare_give(struct pyipvs_dest *items, size_t cap)
+{
+    if (items == NULL)
+        return;
+    pthread_mutex_lock(&spare_lock);
+    if (cap > spare.cap) {
+        struct pyipvs_dest *old = spare.items;
+
+        spare.items = items;
+        spare.cap = cap;
+        items = old;
+    }
+    pthread_mutex_unlock(&spare_lock);
+    free(items);
 }
 
 static int rx_init(struct rx *r)
@@ -248,7 +299,7 @@ void pyipvs_table_free(struct pyipvs_table *t)
     if (t == NULL)
         return;
     free(t->services);
-    free(t->dests);
+    spare_give(t->dests, t->dests_cap);
     free(t->dest_start);
     free(t);
 }
@@ -301,18 +352,44 @@ static int read_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs
     return again->n == n && same_dest_ids(again->items, dv->items + first, n);
 }
 
-/* One attempt. 1: consistent, 0: the table changed (retry), < 0: errno. */
-static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table *t)
+/* The handle's memo becomes list (n entries): copied into memory the memo
+ * keeps, so that a poller writes the same pages every time. */
+static void remember(struct core_memo *m, const struct pyipvs_service *list, size_t n)
 {
-    struct pyipvs_service *before = NULL, *after = NULL;
+    if (n > m->cap) {
+        free(m->services);
+        m->services = malloc(n * sizeof(*list));
+        m->cap = m->services != NULL ? n : 0;
+    }
+    m->valid = m->services != NULL || n == 0;
+    m->n = m->valid ? n : 0;
+    if (n > 0 && m->valid)
+        memcpy(m->services, list, n * sizeof(*list));
+}
+
+/* One attempt. kept: take the handle's memo as the first service list
+ * instead of dumping it. 1: consistent, 0: the table changed (retry),
+ * < 0: errno. */
+static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table *t, int kept)
+{
+    struct core_memo *m = core_memo(h);
+    struct pyipvs_service *dumped = NULL, *after = NULL;
+    const struct pyipvs_service *before;
     size_t nb = 0, na = 0;
-    struct dvec dv = {NULL, 0, 0}, again = {NULL, 0, 0};
+    struct dvec dv = spare_take(), again = {NULL, 0, 0};
     uint32_t *start = NULL;
     int rc, small = 1;
 
-    rc = pyipvs_services_dump(h, &before, &nb);
-    if (rc < 0)
-        return rc;
+    if (kept) {
+        before = m->services;
+        nb = m->n;
+    } else {
+        rc = pyipvs_services_dump(h, &dumped, &nb);
+        t->service_dumps++;
+        if (rc < 0)
+            goto out;
+        before = dumped;
+    }
     start = malloc((nb + 1) * sizeof(*start));
     if (start == NULL) {
         rc = -ENOMEM;
@@ -326,6 +403,7 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
     }
     start[nb] = (uint32_t)dv.n;
     rc = pyipvs_services_dump(h, &after, &na);
+    t->service_dumps++;
     if (rc < 0)
         goto out;
     rc = 0;
@@ -335,19 +413,21 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
         if (!same_service(&before[i], &after[i]))
             goto out;
     /* Consistent: hand over the second service list (fresher counters). */
+    remember(m, after, na);
     t->services = after;
     t->nservices = na;
     t->dests = dv.items;
     t->ndests = dv.n;
+    t->dests_cap = dv.cap;
     t->dest_start = start;
     after = NULL;
-    dv.items = NULL;
+    dv = (struct dvec){NULL, 0, 0};
     start = NULL;
     rc = 1;
 out:
-    free(before);
+    free(dumped);
     free(after);
-    free(dv.items);
+    spare_give(dv.items, dv.cap);
     free(again.items);
     free(start);
     return rc;
@@ -355,11 +435,14 @@ out:
 
 int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out)
 {
+    struct core_memo *m = core_memo(h);
     struct pyipvs_table *t;
     struct rx r;
-    int rc = 0;
+    int rc = 0, kept = m->valid && m->skip == 0;
 
     *out = NULL;
+    if (m->valid && m->skip > 0)
+        m->skip--;
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return -ENOMEM;
@@ -368,14 +451,29 @@ int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_t
         free(t);
         return rc;
     }
-    for (uint32_t attempt = 0; attempt <= retries; attempt++) {
+    if (kept) {
+        rc = read_once(h, &r, t, 1);
+        if (rc == 1) {
+            m->misses = 0;
+        } else if (rc == 0) {
+            /* The table changed since the last read. That is no retry of
+             * this one: read as a first read would. A table that changes
+             * between most reads stops using the memo for 1, 3, 7 ... 31
+             * reads after each miss, so it pays a wasted pass of server
+             * dumps at most once in that many. */
+            m->valid = 0;
+            m->misses += m->misses < 5;
+            m->skip = (1u << m->misses) - 1;
+        }
+    }
+    for (uint32_t attempt = 0; rc == 0 && attempt <= retries; attempt++) {
         t->attempts++;
-        rc = read_once(h, &r, t);
-        if (rc != 0)
-            break;
+        rc = read_once(h, &r, t, 0);
     }
     free(r.buf);
     if (rc == 1) {
+        if (t->attempts == 0)
+            t->attempts = 1;
         *out = t;
         return 0;
     }

@@ -46,7 +46,14 @@ service lists or those two reads differ, the read is retried, up to
 one-chunk server dump is one pass under the kernel's IPVS mutex, so each
 service's server list is exactly the list at one instant during the read;
 different services' lists may come from different instants of it (no
-kernel interface offers more).
+kernel interface offers more). A poller's read starts from the service list
+the same `IPVS` object's last read ended with, instead of dumping it first
+(one service dump per read, not two); the check is the same, over a longer
+window. If the table changed between the two reads, the read starts over
+as a first read (that is not counted as a retry), and after such misses
+the list is left aside for a while (1, 3, 7 ... 31 reads), so a table that
+changes between most polls does not pay for the misses. A change sent
+through the same `IPVS` object clears the list.
 
 Rates. Every `Stats` already carries the kernel's own estimator rates
 (`cps`, `inpps`, `outpps`, `inbps`, `outbps`): exponentially smoothed

@@ -247,6 +247,43 @@ def test_dump_chunks_follow_the_tables_shape(netns: Netns) -> None:
             assert list(snap.servers_of(status.key)) == ipvs.servers(status.key)
 
 
+def test_a_poll_starts_from_the_last_reads_service_list(netns: Netns) -> None:
+    # csrc/snapshot.c: a read takes the list the handle's last read ended
+    # with as its first one (one service dump instead of two), forgets it
+    # when the handle sends a change, and starts over, as a first read would,
+    # when someone else changed the table in between; after such a miss it
+    # does without the list for one read (then 3, 7 ... after further misses).
+    def read(ipvs: IPVS) -> tuple[int, int, list[ServiceKey]]:
+        r = ipvs._call(lambda h: _native.read_table(h, 0))
+        assert r is not None
+        return r.service_dumps, r.attempts, [s.service.key for s in r.services]
+
+    with IPVS(netns.path) as ipvs, IPVS(netns.path) as other:
+        ipvs.add_service(Service(WEB, "rr"))
+        ipvs.add_server(WEB, Server(ip("10.0.1.1"), 8080))
+        assert read(ipvs) == (2, 1, [WEB])  # a first read
+        assert read(ipvs) == (1, 1, [WEB])
+        ipvs.add_service(Service(DNS, "rr"))  # sent on this handle: forgotten
+        dumps, attempts, keys = read(ipvs)
+        assert (dumps, attempts, set(keys)) == (2, 1, {WEB, DNS})
+        assert read(ipvs)[0] == 1
+
+        other.add_service(Service(IDLE, "wlc"))  # the kept list misses IDLE
+        dumps, attempts, keys = read(ipvs)
+        assert (dumps, attempts, set(keys)) == (3, 1, {WEB, DNS, IDLE})
+        assert read(ipvs)[0] == 2  # one read without it after a miss
+        assert read(ipvs)[0] == 1
+
+        other.delete_service(DNS)  # its server dump fails: a miss too
+        dumps, attempts, keys = read(ipvs)
+        assert (dumps, attempts, set(keys)) == (3, 1, {WEB, IDLE})
+        assert [read(ipvs)[0] for _ in range(2)] == [2, 1]
+
+        other.edit_service(Service(WEB, "wlc"))  # settings count, not only keys
+        assert read(ipvs)[0] == 3
+        assert ipvs.snapshot().status(WEB).service.scheduler == "wlc"  # type: ignore[union-attr]
+
+
 def test_snapshot_counters_agree_with_ipvsadm(netns: Netns) -> None:
     with IPVS(netns.path) as ipvs:
         build_traffic_table(ipvs, netns)
