@@ -257,18 +257,33 @@ def bench_table(
     return res
 
 
+def paired_ratio(res: Results, name: str, base: str) -> str:
+    """The median, over repetitions, of name's time over base's in the same
+    repetition (each is timed once per repetition, minutes apart at most):
+    the guest's speed drifts over a run by more than the differences
+    measured, and a ratio of two bests can pair a fast moment with a slow
+    one. "median (lowest-highest)"."""
+    a, b = res.times.get(name, []), res.times.get(base, [])
+    if not a or len(a) != len(b):
+        return ""
+    r = [x / y for x, y in zip(a, b, strict=True)]
+    return f"{statistics.median(r):.2f} ({min(r):.2f}-{max(r):.2f})"
+
+
 def report(spec: str, res: Results, reps: int) -> str:
     # The floor is the cheapest way of reading, whichever it is for this table.
     modes = [n for n in res.times if n.startswith("floor/") and "CPU" not in n]
     cheapest = min(modes, key=res.best)
     floor = res.best(cheapest)
     lines = [f"### {spec}, best of {reps} (pyroute2: 1 run)", ""]
-    lines.append("| contestant | best | median | x floor |")
-    lines.append("| --- | --- | --- | --- |")
+    lines.append("| contestant | best | median | x floor | x floor, paired |")
+    lines.append("| --- | --- | --- | --- | --- |")
     for name, ts in res.times.items():
         b = min(ts)
-        ratio = "" if "CPU" in name or "start-up" in name else f"{b / floor:.2f}"
-        lines.append(f"| {name} | {b:.3f} s | {statistics.median(ts):.3f} s | {ratio} |")
+        timed = "CPU" not in name and "start-up" not in name
+        ratio = f"{b / floor:.2f}" if timed else ""
+        paired = paired_ratio(res, name, cheapest) if timed else ""
+        lines.append(f"| {name} | {b:.3f} s | {statistics.median(ts):.3f} s | {ratio} | {paired} |")
     lines.append("")
     lines.append(f"- floor: {cheapest}, the cheapest mode here")
     for k, v in res.notes.items():
@@ -278,7 +293,8 @@ def report(spec: str, res: Results, reps: int) -> str:
                  "snapshot + every server object",
                  "snapshot, new IPVS (first read: nothing reused)"):  # fmt: skip
         lines.append(
-            f"- {name} / floor: {res.best(name) / floor:.2f} (target <= 1.3); "
+            f"- {name} / floor: {res.best(name) / floor:.2f}, paired "
+            f"{paired_ratio(res, name, cheapest)} (target <= 1.3); "
             f"/ (floor + {SERVICE_DUMP}): "
             f"{res.best(name) / (floor + res.best(SERVICE_DUMP)):.2f}"
         )
@@ -297,7 +313,8 @@ def report(spec: str, res: Results, reps: int) -> str:
             f"- pyipvsadm {name}: {prog:.3f} s = {prog / (floor + fmt + bare):.2f} x (floor "
             f"{floor:.3f} + formatting {fmt:.3f} + interpreter {bare:.3f}) (target <= 1.3); "
             f"{prog / (floor + fmt + start):.2f} x with pyipvsadm -v's start-up {start:.3f}; "
-            f"ipvsadm / pyipvsadm = {speed:.2f} (target >= 3 on 20k x 10)"
+            f"ipvsadm / pyipvsadm = {speed:.2f}, paired "
+            f"{paired_ratio(res, f'ipvsadm {name}', f'pyipvsadm {name}')} (target >= 3 on 20k x 10)"
         )
     for name in (
         "counters view CPU",

@@ -284,6 +284,11 @@ struct core_memo *core_memo(struct pyipvs_handle *h)
     return &h->memo;
 }
 
+void pyipvs_handle_forget_table(struct pyipvs_handle *h)
+{
+    h->memo.valid = 0;
+}
+
 /* Whether a request may change the table: anything but a GET. A batch is
  * judged by its first message (batches only change). */
 static int changes_table(const void *buf, size_t len)

@@ -697,6 +697,10 @@ struct pyipvs_table {
 
 int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out);
 void pyipvs_table_free(struct pyipvs_table *t);
+/* The table was changed through another handle of the same owner (a streamed
+ * batch's own socket): h's next read dumps the services first, as a first
+ * read does, instead of trying its last list. */
+void pyipvs_handle_forget_table(struct pyipvs_handle *h);
 
 /* A real server's identity in the counters-only view. */
 struct pyipvs_dest_id {

@@ -396,6 +396,9 @@ class _Lib:
     # int(*)(struct pyipvs_handle *)
     def pyipvs_handle_fd(self, _0: Any, /) -> int: ...
 
+    # void(*)(struct pyipvs_handle *)
+    def pyipvs_handle_forget_table(self, _0: Any, /) -> None: ...
+
     # int(*)(struct pyipvs_handle * *, char *, int)
     def pyipvs_handle_open(self, _0: Any, _1: Any, _2: int, /) -> int: ...
 

@@ -348,6 +348,9 @@ class Batch:
         if self._stream is not None:
             stream, self._stream = self._stream, None
             self._nb = None  # the stream frees every part
+            # The stream sends on a socket of its own: this IPVS's next
+            # whole-table read must not start from its last service list.
+            self._ipvs._call(lambda h: h.forget_table())
             result = stream.finish(nb, frozenset(self._zero_all))
             self.result = result
             if progress is not None:

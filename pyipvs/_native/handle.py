@@ -81,6 +81,11 @@ class Handle:
         if self._h is not None:
             lib.pyipvs_handle_abandon(self._h)
 
+    def forget_table(self) -> None:
+        """The table changed through another handle (a streamed batch's):
+        the next whole-table read starts as a first read (csrc/snapshot.c)."""
+        lib.pyipvs_handle_forget_table(self._h)
+
     def set_rcvbuf(self, size: int) -> int:
         """Test knob: force the socket's receive buffer; returns the kernel's
         accounting of it (about twice size). See tests/kernel/test_faults.py."""

@@ -283,6 +283,14 @@ def test_a_poll_starts_from_the_last_reads_service_list(netns: Netns) -> None:
         assert read(ipvs)[0] == 3
         assert ipvs.snapshot().status(WEB).service.scheduler == "wlc"  # type: ignore[union-attr]
 
+        # A streamed batch changes the table on a socket of its own; the
+        # IPVS that ran it forgets its list all the same.
+        assert [read(ipvs)[0] for _ in range(8)][-1] == 1  # past the backoff
+        with ipvs.batch(stream=True) as b:
+            b.add_service(Service(DNS, "rr"))
+        dumps, attempts, keys = read(ipvs)
+        assert (dumps, attempts, set(keys)) == (2, 1, {WEB, IDLE, DNS})
+
 
 def test_snapshot_counters_agree_with_ipvsadm(netns: Netns) -> None:
     with IPVS(netns.path) as ipvs:
