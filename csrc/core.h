@@ -98,6 +98,7 @@ struct core_memo {
     int valid;
     unsigned misses;          /* kept lists in a row that no longer matched */
     unsigned skip;            /* reads still to make without it (backoff) */
+    uint64_t serial;          /* names the list's content (pyipvs_table.list_serial) */
 };
 struct core_memo *core_memo(struct pyipvs_handle *h);
 

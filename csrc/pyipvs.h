@@ -693,6 +693,10 @@ struct pyipvs_table {
     uint32_t requests;        /* GET_DEST dumps sent, over all attempts */
     uint32_t service_dumps;   /* service dumps, over all attempts (1: a memo) */
     size_t dests_cap;         /* room in dests (for its reuse once freed) */
+    /* Equal (and not 0) for two tables of this process only if their
+     * services have the same identities and settings, in the same order.
+     * 0: not known (the handle could not keep the list). */
+    uint64_t list_serial;
 };
 
 int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out);

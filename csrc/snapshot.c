@@ -352,10 +352,22 @@ static int read_dests(struct pyipvs_handle *h, struct rx *r, const struct pyipvs
     return again->n == n && same_dest_ids(again->items, dv->items + first, n);
 }
 
+/* Serials for service lists, unique in the process (handles come and go). */
+static uint64_t last_serial;
+
 /* The handle's memo becomes list (n entries): copied into memory the memo
- * keeps, so that a poller writes the same pages every time. */
+ * keeps, so that a poller writes the same pages every time. A list that
+ * differs from the one held (or replaces none) gets a new serial: a caller
+ * that derived something from a list's identities (the counters view's
+ * service keys) can reuse it while the serial stays. */
 static void remember(struct core_memo *m, const struct pyipvs_service *list, size_t n)
 {
+    int same = m->serial != 0 && n == m->n && (n == 0 || m->services != NULL);
+
+    for (size_t i = 0; same && i < n; i++)
+        same = same_service(&list[i], &m->services[i]);
+    if (!same)
+        m->serial = __atomic_add_fetch(&last_serial, 1, __ATOMIC_RELAXED);
     if (n > m->cap) {
         free(m->services);
         m->services = malloc(n * sizeof(*list));
@@ -363,6 +375,8 @@ static void remember(struct core_memo *m, const struct pyipvs_service *list, siz
     }
     m->valid = m->services != NULL || n == 0;
     m->n = m->valid ? n : 0;
+    if (!m->valid)
+        m->serial = 0; /* nothing held: the next list is new */
     if (n > 0 && m->valid)
         memcpy(m->services, list, n * sizeof(*list));
 }
@@ -414,6 +428,7 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
             goto out;
     /* Consistent: hand over the second service list (fresher counters). */
     remember(m, after, na);
+    t->list_serial = m->serial;
     t->services = after;
     t->nservices = na;
     t->dests = dv.items;

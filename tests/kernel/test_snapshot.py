@@ -292,6 +292,29 @@ def test_a_poll_starts_from_the_last_reads_service_list(netns: Netns) -> None:
         assert (dumps, attempts, set(keys)) == (2, 1, {WEB, IDLE, DNS})
 
 
+def test_counters_reuse_keys_while_the_service_list_stays(netns: Netns) -> None:
+    # pyipvs/_native/snapshot.py (_keys): a counters read reuses the last
+    # one's key tuple while the core's list serial stays, and only then.
+    with IPVS(netns.path) as ipvs, IPVS(netns.path) as other:
+        ipvs.add_service(Service(WEB, "rr"))
+        ipvs.add_service(Service(DNS, "rr"))
+        first = take_counters(ipvs)
+        second = take_counters(ipvs)
+        assert second.keys is first.keys and set(first.keys) == {WEB, DNS}
+        take(ipvs)  # another kind of read in between keeps the serial
+        assert take_counters(ipvs).keys is first.keys
+        other.edit_service(Service(WEB, "wlc"))  # settings: a new serial, same keys
+        edited = take_counters(ipvs)
+        assert edited.keys is not first.keys and edited.keys == first.keys
+        other.add_service(Service(IDLE, "rr"))
+        assert set(take_counters(ipvs).keys) == {WEB, DNS, IDLE}
+        other.delete_service(DNS)
+        assert set(take_counters(ipvs).keys) == {WEB, IDLE}
+        # A new IPVS has lists of its own: its serials never match this one's.
+        with IPVS(netns.path) as fresh:
+            assert set(take_counters(fresh).keys) == {WEB, IDLE}
+
+
 def test_snapshot_counters_agree_with_ipvsadm(netns: Netns) -> None:
     with IPVS(netns.path) as ipvs:
         build_traffic_table(ipvs, netns)
