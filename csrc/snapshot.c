@@ -427,7 +427,10 @@ static int read_once(struct pyipvs_handle *h, struct rx *r, struct pyipvs_table 
         if (!same_service(&before[i], &after[i]))
             goto out;
     /* Consistent: hand over the second service list (fresher counters). */
-    remember(m, after, na);
+    /* A kept list that matched is the list the memo holds (its counters
+     * are never read): nothing to compare or copy. */
+    if (!kept)
+        remember(m, after, na);
     t->list_serial = m->serial;
     t->services = after;
     t->nservices = na;
