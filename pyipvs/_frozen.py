@@ -9,8 +9,10 @@ thousand (a `Stats` and a `ServerStatus` per real server of a full-table
 read, a `ConnRow` per row of `pyipvsadm -Lc`), so for them `constructor`
 builds a twin class with the same slots and an ordinary `__init__`, whose
 instance then becomes the real class by `__class__` assignment (CPython
-allows that between classes of identical layout). What comes out is what
-`cls(*args)` gives: the same type, fields, equality, hash and frozenness.
+allows that between classes of identical layout), and then runs the class's
+`__post_init__`, if it has one, as the dataclass's own `__init__` does. What
+comes out is what `cls(*args)` gives: the same type, fields, equality, hash
+and frozenness.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ _T = TypeVar("_T")
 def constructor(cls: type[_T]) -> Callable[..., _T]:
     """A callable taking `cls`'s fields as `cls` does (positionally or by
     name, with the same defaults) and returning a `cls`. Classes this trick
-    does not fit (no slots, a base class, a `__post_init__`, fields outside
-    `__init__`) get `cls` itself."""
+    does not fit (no slots, a base class, fields outside `__init__`, class
+    variables or init-only variables) get `cls` itself."""
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
     names = tuple(f.name for f in fields)
     if (
         cls.__bases__ != (object,)
         or getattr(cls, "__slots__", None) != names
-        or hasattr(cls, "__post_init__")
+        # ClassVar and InitVar pseudo-fields are there but not in fields()
+        or len(cls.__dataclass_fields__) != len(fields)  # type: ignore[attr-defined]
         or not all(f.init and not f.kw_only for f in fields)
     ):
         return cls
@@ -53,6 +56,8 @@ def constructor(cls: type[_T]) -> Callable[..., _T]:
     # cost what the frozen __init__ costs.
     src = f"def __init__(self, {', '.join(params)}):\n" + "\n".join(body)
     src += "\n self.__class__ = _cls\n"
+    if hasattr(cls, "__post_init__"):  # on the real class: it stores with object.__setattr__
+        src += " self.__post_init__()\n"
     exec(src, env)  # the names are our own classes' field names
     twin: Any = type(f"_{cls.__name__}Init", (), {"__slots__": names, "__init__": env["__init__"]})
     try:

@@ -7,20 +7,25 @@ import copy
 import dataclasses
 import ipaddress
 import pickle
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from pyipvs._frozen import constructor
 from pyipvs.format_conn import ConnRow
 from pyipvs.model import (
+    Family,
     Forward,
+    Protocol,
     Server,
     ServerStatus,
     Service,
+    ServiceFlag,
     ServiceKey,
     ServiceStatus,
     Stats,
+    TunnelFlag,
+    TunnelType,
 )
 
 A4 = ipaddress.ip_address("10.0.0.1")
@@ -36,6 +41,12 @@ CASES: list[tuple[type[Any], tuple[Any, ...], dict[str, Any]]] = [
     (ServerStatus, (SERVER, 1, 2, 3, Stats(conns=4)), {}),
     (ServerStatus, (SERVER,), {"persist_conns": 5}),
     (ConnRow, ("TCP", A4, 1, A4, 80, A4, 8080, "SYN_RECV", 59), {"pe_name": "sip"}),
+    (ServiceKey, (Family.INET, Protocol.UDP, A4, 53), {}),
+    (ServiceKey, (Family.INET6,), {"fwmark": 7}),
+    (Service, (ServiceKey.tcp("2001:db8::1", 443),), {}),  # netmask from __post_init__
+    (Service, (SERVICE.key, "sh", ServiceFlag.PERSISTENT, 300, 0xFFFFFF00, "sip"), {}),
+    (Server, (A4,), {}),
+    (Server, (A4, 80, Forward.TUNNEL, 5, 10, 2, TunnelType.GUE, 6080, TunnelFlag.CSUM), {}),
 ]
 
 
@@ -70,10 +81,29 @@ def test_argument_errors_as_for_the_class() -> None:
         constructor(Stats)(nonsense=1)
 
 
-def test_classes_the_trick_does_not_fit_get_their_own_init() -> None:
-    # Service fills in its netmask in __post_init__.
-    assert constructor(Service) is Service
+def test_post_init_runs_once_the_object_is_the_class() -> None:
+    make = constructor(Service)
+    assert make(SERVICE.key).netmask == 0xFFFFFFFF
+    assert make(ServiceKey.tcp("2001:db8::1", 443)).netmask == 128
+    assert make(SERVICE.key, netmask=24).netmask == 24
+    calls: list[object] = []
 
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        a: int
+
+        def __post_init__(self) -> None:
+            calls.append(type(self))
+            if self.a < 0:
+                raise ValueError("negative")
+
+    assert constructor(Checked)(1) == Checked(1)
+    assert calls == [Checked, Checked]
+    with pytest.raises(ValueError, match="negative"):
+        constructor(Checked)(-1)
+
+
+def test_classes_the_trick_does_not_fit_get_their_own_init() -> None:
     @dataclasses.dataclass(frozen=True)
     class NoSlots:
         a: int
@@ -95,6 +125,19 @@ def test_classes_the_trick_does_not_fit_get_their_own_init() -> None:
     class KwOnly:
         a: int = dataclasses.field(kw_only=True)
 
-    for cls in (NoSlots, Derived, NotInInit, KwOnly):
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithInitVar:
+        a: int
+        b: dataclasses.InitVar[int] = 0
+
+        def __post_init__(self, b: int) -> None:
+            pass
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class WithClassVar:
+        a: int
+        LIMIT: ClassVar[int] = 3
+
+    for cls in (NoSlots, Derived, NotInInit, KwOnly, WithInitVar, WithClassVar):
         assert constructor(cls) is cls
     assert constructor(Base) is not Base
