@@ -9,11 +9,15 @@ the way ipvsadm does (gethostbyaddr, getservbyport) and remembers answers.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from typing import Protocol
 
 from pyipvs.model import IPAddress
 
-__all__ = ["NumericResolver", "Resolver", "SystemResolver"]
+__all__ = ["LOOKUP_THREADS", "NumericResolver", "Resolver", "SystemResolver"]
+
+#: How many host names SystemResolver.prefetch asks for at once.
+LOOKUP_THREADS = 16
 
 
 class Resolver(Protocol):
@@ -60,13 +64,32 @@ class SystemResolver:
             return self._hosts[address]
         except KeyError:
             pass
-        name: str | None
-        try:
-            name = socket.gethostbyaddr(str(address))[0]
-        except (OSError, UnicodeError):
-            name = None
-        self._hosts[address] = name
+        name = self._hosts[address] = _host_name(address)
         return name
+
+    def prefetch(self, addresses: Iterable[IPAddress]) -> None:
+        """Look up the names of those `addresses` not yet known, up to
+        LOOKUP_THREADS at a time, so that host() answers them from memory.
+
+        ipvsadm asks for one name after another as it prints, so a table of
+        thousands of real servers waits for thousands of resolver round
+        trips in turn (each a timeout where DNS does not answer); asked
+        together they overlap. A name does not depend on when it is asked
+        for, so the listing is the same. The caller's thread alone touches
+        the memo."""
+        todo = list(dict.fromkeys(a for a in addresses if a not in self._hosts))
+        if len(todo) < 2:
+            return  # host() asks for it when it comes
+        from concurrent.futures import ThreadPoolExecutor  # named listings only
+
+        pool = ThreadPoolExecutor(min(LOOKUP_THREADS, len(todo)), "pyipvs-names")
+        try:
+            for address, name in zip(todo, pool.map(_host_name, todo)):
+                self._hosts[address] = name
+        finally:
+            # On an exception (Ctrl-C in a program that catches it) the
+            # lookups not started are dropped; at most LOOKUP_THREADS finish.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def service(self, port: int, proto: str) -> str | None:
         key = (port, proto)
@@ -81,3 +104,12 @@ class SystemResolver:
             name = None
         self._services[key] = name
         return name
+
+
+def _host_name(address: IPAddress) -> str | None:
+    """The C library's name for address (gethostbyaddr, as ipvsadm), or None.
+    CPython calls gethostbyaddr_r without the GIL, so lookups on threads overlap."""
+    try:
+        return socket.gethostbyaddr(str(address))[0]
+    except (OSError, UnicodeError):
+        return None

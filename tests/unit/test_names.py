@@ -55,3 +55,50 @@ def test_system_resolver_real_lookups() -> None:
     # Loopback names come from /etc/hosts; either a name or None, never an error.
     host = r.host(ipaddress.ip_address("127.0.0.1"))
     assert host is None or isinstance(host, str)
+
+
+def test_prefetch_asks_for_each_unknown_address_once_and_together(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    # Four lookups must be in progress at the same time to get past the
+    # barrier: asked one after another, the first would time out.
+    barrier = threading.Barrier(4, timeout=10)
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def fake_gethostbyaddr(addr: str) -> tuple[str, list[str], list[str]]:
+        with lock:
+            calls.append(addr)
+        barrier.wait()
+        if addr.endswith(".4"):
+            raise socket.herror(1, "Unknown host")
+        return (f"h{addr.rsplit('.', 1)[1]}.example", [], [addr])
+
+    monkeypatch.setattr(socket, "gethostbyaddr", fake_gethostbyaddr)
+    r = SystemResolver()
+    addrs = [ipaddress.ip_address(f"192.0.2.{i}") for i in (1, 2, 3, 4)]
+    r.prefetch([*addrs, addrs[0], addrs[2]])
+    assert sorted(calls) == [str(a) for a in addrs]
+    assert [r.host(a) for a in addrs] == ["h1.example", "h2.example", "h3.example", None]
+    r.prefetch(addrs)  # all known: nothing asked
+    assert len(calls) == 4
+
+    def one_at_a_time(addr: str) -> tuple[str, list[str], list[str]]:
+        calls.append(addr)
+        return ("x.example", [], [addr])
+
+    monkeypatch.setattr(socket, "gethostbyaddr", one_at_a_time)
+    r.prefetch([*addrs, ipaddress.ip_address("192.0.2.9")])  # one unknown: left to host()
+    assert len(calls) == 4
+    assert r.host(ipaddress.ip_address("192.0.2.9")) == "x.example" and len(calls) == 5
+
+
+def test_prefetch_passes_on_what_is_not_a_lookup_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(addr: str) -> tuple[str, list[str], list[str]]:
+        raise RuntimeError("resolver bug")
+
+    monkeypatch.setattr(socket, "gethostbyaddr", broken)
+    with pytest.raises(RuntimeError, match="resolver bug"):
+        SystemResolver().prefetch(ipaddress.ip_address(f"192.0.2.{i}") for i in range(50))

@@ -50,9 +50,9 @@ def list_connections(session: Session, fmt: ListFormat) -> None:
             if cursor.counts.blank:
                 raise Exit(1)
         return
-    from pyipvs.names import Resolver, SystemResolver  # named listings only
+    from pyipvs.names import SystemResolver  # named listings only
 
-    resolver: Resolver = SystemResolver()
+    resolver = SystemResolver()
     with cursor:
         chunks = cursor.row_chunks()
         first = next(chunks, None)
@@ -61,6 +61,8 @@ def list_connections(session: Session, fmt: ListFormat) -> None:
         out.lines(conn_header_lines(fmt.persistent_conn))
         chunk = first
         while chunk is not None:
+            # The chunk's names asked for together (SystemResolver.prefetch).
+            resolver.prefetch(a for row in chunk for a in (row.caddr, row.vaddr, row.daddr))
             out.lines([conn_line(row, fmt.numeric, fmt.persistent_conn, resolver) for row in chunk])
             chunk = next(chunks, None)
         if cursor.counts.blank:

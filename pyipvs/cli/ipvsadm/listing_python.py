@@ -10,12 +10,12 @@ pyipvs.names.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from pyipvs import format as fmtmod
 from pyipvs.errors import IPVSError, Op
 from pyipvs.format import ListFormat
-from pyipvs.model import ServerStatus, ServiceStatus
+from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus
 from pyipvs.names import NumericResolver, Resolver, SystemResolver
 from pyipvs.sorting import sort_servers, sort_services
 
@@ -43,8 +43,21 @@ def list_table(session: Session, fmt: ListFormat, save: bool) -> None:
     if not save:
         session.out.lines(fmtmod.title_lines(fmt))
     resolver = resolver_for(fmt.numeric)
+    if isinstance(resolver, SystemResolver):
+        resolver.prefetch(_addresses(services, snap.servers_of))
     for status in services:
         _print_service(session, status, fmt, resolver, save, snap.servers_of(status.key))
+
+
+def _addresses(
+    services: Sequence[ServiceStatus], servers_of: Callable[[ServiceKey], Sequence[ServerStatus]]
+) -> Iterator[IPAddress]:
+    """Every address a named listing of these services prints."""
+    for status in services:
+        if status.key.address is not None:
+            yield status.key.address
+        for server in servers_of(status.key):
+            yield server.server.address
 
 
 def _print_service(
@@ -62,6 +75,8 @@ def _print_service(
         raise Exit(1, session.message(exc)) from exc
     if save or not fmt.nosort:
         servers = sort_servers(servers)
+    if isinstance(resolver, SystemResolver):  # -L SERVICE (list_table's are known by now)
+        resolver.prefetch(_addresses([status], lambda _: servers))
     if save:
         session.out.lines(fmtmod.save_lines(status, servers, fmt.numeric, resolver))
     else:
