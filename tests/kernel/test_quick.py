@@ -53,8 +53,11 @@ THIN = [
     ["-Sn"],
     ["-S", "-n"],
     ["--save", "--numeric"],
+    ["-Ln", "--sort"],
+    ["-L", "--sort", "-n", "--stats", "--sort", "-X"],
+    ["-Sn", "--sort"],
 ]
-CONNS = [["-Lnc"], ["-L", "-c", "-n"], ["-Lnc", "--persistent-conn"]]
+CONNS = [["-Lnc"], ["-L", "-c", "-n"], ["-Lnc", "--persistent-conn"], ["-Lnc", "--sort"]]
 THIN += CONNS
 FULL = [
     ["-Ln", "-t", "10.0.0.1:80"],  # one service: the full path

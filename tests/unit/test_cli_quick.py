@@ -51,6 +51,11 @@ RECOGNISED = [
     ("-l -nc", ("conns", F())),
     ("--list --numeric --connection", ("conns", F())),
     ("-Lnc --persistent-conn", ("conns", F({"persistent-conn"}))),
+    # --sort: a no-op to ipvsadm, taken any number of times
+    ("-Ln --sort", ("list", F())),
+    ("-L --sort -n --stats --sort", ("list", F({"stats"}))),
+    ("-Sn --sort", ("save", F())),
+    ("-Lnc --sort --persistent-conn", ("conns", F({"persistent-conn"}))),
 ]
 
 NOT_RECOGNISED = [
@@ -74,7 +79,10 @@ NOT_RECOGNISED = [
     "-Ln --daemon",
     "-L --daemon",
     "-Ln --syncid 1",
-    "-Ln --sort",  # a no-op in ipvsadm; not worth the risk
+    "--sort -Ln",  # the command first, always
+    "-Ln --sort=1",
+    "-Ln --sor",
+    "-L --sort",  # names
     "-Ln -6",
     "-Lnn",  # multiple 'numeric' options
     "-Ln -n",

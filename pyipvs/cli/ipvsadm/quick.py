@@ -13,6 +13,8 @@ pyipvs.format_titles (which the full path prints too):
 - `-L -n` (`-l`, `--list`, `--numeric`), alone or with any of `--stats`,
   `--rate`, `--thresholds`, `--persistent-conn`, `--tun-info`, `--exact`
   (`-X`), `--nosort`: the C formatter's options;
+- `--sort`, after the command, any number of times, in any of these forms:
+  ipvsadm 1.31 ignores it (its listings are sorted unless `--nosort`);
 - `-S -n` (`--save`, `--numeric`), with nothing else;
 - `-L -n -c` (`--connection`), alone or with `--persistent-conn`;
 - `-R` (`--restore`) alone, by quick_restore.py, which may hand a restore
@@ -21,7 +23,7 @@ pyipvs.format_titles (which the full path prints too):
 The command comes first (ipvsadm 1.31 answers `-nL` with its try-help
 message), each option at most once (a repeat is ipvsadm's "multiple ...
 options specified"), short options clustered or not, and nothing else: no
-words, no `--`, no `--sort`, no values. Everything else, and any failure
+words, no `--`, no values. Everything else, and any failure
 before output is written (no IPVS, a netlink error, a table that never
 held still, an empty connection table, an unexpected exception), goes to
 main.entry unchanged, which runs the command again from the start (these
@@ -81,6 +83,8 @@ def recognise(args: list[str]) -> tuple[str, frozenset[str]] | None:
     words += args[1:]
     given: set[str] = set()
     for word in words:
+        if word == "--sort":
+            continue  # ipvsadm takes it anywhere, any number of times, and ignores it
         if word.startswith("--"):
             names = [word[2:]] if word[2:] in _LONG else [""]
         elif word.startswith("-") and len(word) > 1:
