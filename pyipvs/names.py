@@ -76,7 +76,12 @@ class SystemResolver:
         trips in turn (each a timeout where DNS does not answer); asked
         together they overlap. A name does not depend on when it is asked
         for, so the listing is the same. The caller's thread alone touches
-        the memo."""
+        the memo.
+
+        Best effort: where it fails (no thread can start in a process at its
+        limit, or a lookup raises what is not a lookup failure) it stops,
+        and host() asks for the rest itself, as without it, raising then
+        what it raises."""
         todo = list(dict.fromkeys(a for a in addresses if a not in self._hosts))
         if len(todo) < 2:
             return  # host() asks for it when it comes
@@ -86,9 +91,12 @@ class SystemResolver:
         try:
             for address, name in zip(todo, pool.map(_host_name, todo)):
                 self._hosts[address] = name
+        except Exception:  # noqa: BLE001 - best effort (see above)
+            pass
         finally:
-            # On an exception (Ctrl-C in a program that catches it) the
-            # lookups not started are dropped; at most LOOKUP_THREADS finish.
+            # On an exception the lookups not started are dropped (Ctrl-C
+            # in a program that catches it included); at most
+            # LOOKUP_THREADS finish.
             pool.shutdown(wait=True, cancel_futures=True)
 
     def service(self, port: int, proto: str) -> str | None:

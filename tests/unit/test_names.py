@@ -95,10 +95,36 @@ def test_prefetch_asks_for_each_unknown_address_once_and_together(
     assert r.host(ipaddress.ip_address("192.0.2.9")) == "x.example" and len(calls) == 5
 
 
-def test_prefetch_passes_on_what_is_not_a_lookup_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefetch_is_best_effort(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    addrs = [ipaddress.ip_address(f"192.0.2.{i}") for i in range(50)]
+    calls: list[str] = []
+
     def broken(addr: str) -> tuple[str, list[str], list[str]]:
+        calls.append(addr)
         raise RuntimeError("resolver bug")
 
+    # A lookup raising what is not a lookup failure: host() raises it.
     monkeypatch.setattr(socket, "gethostbyaddr", broken)
+    r = SystemResolver()
+    r.prefetch(addrs)
+    assert calls
     with pytest.raises(RuntimeError, match="resolver bug"):
-        SystemResolver().prefetch(ipaddress.ip_address(f"192.0.2.{i}") for i in range(50))
+        r.host(addrs[0])
+
+    # No thread can start: nothing is prefetched, host() asks for each.
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    def fine(addr: str) -> tuple[str, list[str], list[str]]:
+        calls.append(addr)
+        return ("x.example", [], [addr])
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    monkeypatch.setattr(socket, "gethostbyaddr", fine)
+    calls.clear()
+    r = SystemResolver()
+    r.prefetch(addrs)
+    assert calls == []
+    assert r.host(addrs[1]) == "x.example" and calls == [str(addrs[1])]
