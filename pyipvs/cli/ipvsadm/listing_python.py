@@ -75,7 +75,8 @@ def _print_service(
         raise Exit(1, session.message(exc)) from exc
     if save or not fmt.nosort:
         servers = sort_servers(servers)
-    if isinstance(resolver, SystemResolver):  # -L SERVICE (list_table's are known by now)
+    if fetched is None and isinstance(resolver, SystemResolver):  # -L SERVICE
+        # (list_table asked for the whole table's names before its first service)
         resolver.prefetch(_addresses([status], lambda _: servers))
     if save:
         session.out.lines(fmtmod.save_lines(status, servers, fmt.numeric, resolver))
