@@ -21,6 +21,11 @@
  *          bytes; the service dump keeps large chunks (the kernel resumes it
  *          by walking the list from its start, so small ones cost a walk
  *          each). csrc/snapshot.c reads this way.
+ *   threads  as small, but the GET_DEST dumps split between K threads,
+ *          each with a small-receive socket of its own (services i, i + K,
+ *          ...): not a sequence, so not the floor the listing targets are
+ *          measured against, but what a reader with K CPUs can reach
+ *          (csrc/snapshot.c reads with a helper thread for listings)
  *   services  the service dump alone: what a consistent read pays on top
  *          of the floor (csrc/snapshot.c dumps the services again after the
  *          servers, IPVS having no "dump interrupted" flag)
@@ -33,6 +38,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +55,12 @@
 #define SLOTS 8
 #define MAXSOCK 64
 
-static unsigned char *bufs;
-static size_t rxlen = BUF; /* what the next receives take at most */
+/* Per thread: the threads mode's readers each have their own. */
+static __thread unsigned char *bufs;
+static __thread size_t rxlen = BUF; /* what the next receives take at most */
 static uint16_t family;
 static uint32_t seqno = 1;
-static unsigned long n_msgs, n_bytes;
+static __thread unsigned long n_msgs, n_bytes;
 
 static void die(const char *what)
 {
@@ -240,6 +247,32 @@ static void services_dump(int fd, const char *mode, void (*each)(const struct nl
     drain(fd, mode, each);
 }
 
+/* The threads mode's reader: every step-th prebuilt request from first. */
+struct reader {
+    int fd;
+    size_t first, step;
+    unsigned long msgs, bytes;
+};
+
+static void *read_share(void *arg)
+{
+    struct reader *r = arg;
+
+    bufs = malloc((size_t)SLOTS * BUF);
+    if (bufs == NULL)
+        die("malloc");
+    rxlen = SMALL;
+    n_msgs = n_bytes = 0;
+    for (size_t i = r->first; i < nreq; i += r->step) {
+        send_msg(r->fd, reqs[i], req_len[i]);
+        drain(r->fd, "mmsg", NULL);
+    }
+    r->msgs = n_msgs;
+    r->bytes = n_bytes;
+    free(bufs);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "mmsg";
@@ -253,6 +286,13 @@ int main(int argc, char **argv)
         k = 1;
     if (strcmp(mode, "small") == 0)
         k = 2; /* fds[1], never used for a larger receive: the GET_DEST dumps */
+    int readers = k;
+
+    if (strcmp(mode, "threads") == 0) {
+        if (readers >= MAXSOCK)
+            readers = MAXSOCK - 1;
+        k = readers + 1; /* fds[1..readers]: one per reader */
+    }
     bufs = malloc((size_t)SLOTS * BUF);
     if (bufs == NULL)
         die("malloc");
@@ -283,6 +323,21 @@ int main(int argc, char **argv)
                 drain(fds[1], "mmsg", NULL);
             }
             rxlen = BUF;
+        } else if (strcmp(mode, "threads") == 0) {
+            pthread_t tid[MAXSOCK];
+            struct reader r[MAXSOCK];
+
+            services_dump(fds[0], "mmsg", NULL);
+            for (int j = 0; j < readers; j++) {
+                r[j] = (struct reader){fds[j + 1], (size_t)j, (size_t)readers, 0, 0};
+                if (pthread_create(&tid[j], NULL, read_share, &r[j]) != 0)
+                    die("pthread_create");
+            }
+            for (int j = 0; j < readers; j++) {
+                pthread_join(tid[j], NULL);
+                n_msgs += r[j].msgs;
+                n_bytes += r[j].bytes;
+            }
         } else if (strcmp(mode, "multi") == 0) {
             services_dump(fds[0], "mmsg", NULL);
             for (size_t i = 0; i < nreq; i += (size_t)k) {
@@ -300,7 +355,7 @@ int main(int argc, char **argv)
                 drain(fds[0], mode, NULL);
             }
         }
-        printf("%s %d %.6f %zu %lu %lu\n", mode, k, now() - t0, nreq, n_msgs, n_bytes);
+        printf("%s %d %.6f %zu %lu %lu\n", mode, readers, now() - t0, nreq, n_msgs, n_bytes);
         fflush(stdout);
     }
     return 0;

@@ -88,6 +88,17 @@ long core_now_ms(void);
 int core_small_fd(const struct pyipvs_handle *h);
 #define CORE_SMALL_CHUNK 4096
 
+/* A table read's helper thread (csrc/snapshot.c) has sockets of its own,
+ * made with the handle in its namespace: the small one (large 0) and one
+ * for large receives (large 1); -1 when the handle reads on one thread
+ * (pyipvs_handle_set_read_threads) or they could not be made. */
+int core_helper_fd(const struct pyipvs_handle *h, int large);
+/* The calling thread's entry in the handle's record of the send or
+ * receive in progress (pyipvs_handle_busy_ms reports the longest): 0 for
+ * the caller's thread, 1 for a table read's helper. */
+#define CORE_IO_SLOTS 2
+void core_io_slot(int slot);
+
 /* The service list of the handle's last consistent whole-table read, which
  * the next read takes as its first list instead of dumping the services again
  * (csrc/snapshot.c says why that is sound). Sending anything but a GET request

@@ -54,11 +54,18 @@ struct pyipvs_handle {
     int timeout_ms;      /* <= 0: wait forever */
     int broken;          /* replies may be out of step: reopen */
     int small_fd;        /* dest dumps received in small chunks (core_small_fd), -1: none */
+    int helper_fd[2];    /* a second reader's small and large sockets (core_helper_fd) */
+    int read_threads;    /* table reads: 1, or 2 with a helper (pyipvs_handle_set_read_threads) */
     struct core_memo memo; /* the last table read's service list (core_memo) */
     unsigned char *rbuf;
-    long busy_since_ms;  /* start of the send/receive in progress, 0: none (atomic) */
+    /* Per thread of a call (core_io_slot): start of the send/receive in
+     * progress, 0: none (atomic). */
+    long busy_since_ms[CORE_IO_SLOTS];
     int abandoned;       /* the caller gave up: start no more (atomic) */
 };
+
+/* Which busy_since_ms entry this thread's sends and receives mark. */
+static __thread int io_slot;
 
 /* libnl reports its own codes; these matter only while connecting, where the
  * syscall's errno is what the caller wants to see. */
@@ -91,6 +98,10 @@ static int connect_here(struct pyipvs_handle *h)
     h->fd = nl_socket_get_fd(h->sk);
     /* Optional: without it the table read uses the main socket. */
     h->small_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+    /* Optional too, and made here because only here is the namespace at
+     * hand: without them a table read stays on one thread. */
+    for (int i = 0; i < 2; i++)
+        h->helper_fd[i] = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     return 0;
 }
 
@@ -162,6 +173,8 @@ int pyipvs_handle_open(struct pyipvs_handle **out, const char *netns, int timeou
         return -ENOMEM;
     h->fd = -1;
     h->small_fd = -1;
+    h->helper_fd[0] = h->helper_fd[1] = -1;
+    h->read_threads = 1;
     h->timeout_ms = timeout_ms;
     h->rbuf = malloc(RECV_BUF_SIZE);
     if (h->rbuf == NULL) {
@@ -204,6 +217,9 @@ void pyipvs_handle_close(struct pyipvs_handle *h)
         nl_socket_free(h->sk);
     if (h->small_fd >= 0)
         close(h->small_fd);
+    for (int i = 0; i < 2; i++)
+        if (h->helper_fd[i] >= 0)
+            close(h->helper_fd[i]);
     free(h->memo.services);
     free(h->rbuf);
     free(h);
@@ -246,7 +262,8 @@ uint16_t core_family(const struct pyipvs_handle *h)
 
 uint32_t core_next_seq(struct pyipvs_handle *h)
 {
-    return h->seq++;
+    /* Atomic: a table read's helper thread numbers its requests too. */
+    return __atomic_fetch_add(&h->seq, 1, __ATOMIC_RELAXED);
 }
 
 int core_timeout_ms(const struct pyipvs_handle *h)
@@ -256,27 +273,46 @@ int core_timeout_ms(const struct pyipvs_handle *h)
 
 void core_mark_broken(struct pyipvs_handle *h)
 {
-    h->broken = 1;
+    /* Atomic: a table read's helper thread may mark it too. */
+    __atomic_store_n(&h->broken, 1, __ATOMIC_RELAXED);
 }
 
 static int io_begin(struct pyipvs_handle *h)
 {
     if (__atomic_load_n(&h->abandoned, __ATOMIC_ACQUIRE)) {
-        h->broken = 1;
+        core_mark_broken(h);
         return -ETIMEDOUT;
     }
-    __atomic_store_n(&h->busy_since_ms, core_now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&h->busy_since_ms[io_slot], core_now_ms(), __ATOMIC_RELEASE);
     return 0;
 }
 
 static void io_end(struct pyipvs_handle *h)
 {
-    __atomic_store_n(&h->busy_since_ms, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->busy_since_ms[io_slot], 0, __ATOMIC_RELEASE);
+}
+
+void core_io_slot(int slot)
+{
+    io_slot = slot >= 0 && slot < CORE_IO_SLOTS ? slot : 0;
 }
 
 int core_small_fd(const struct pyipvs_handle *h)
 {
     return h->small_fd;
+}
+
+int core_helper_fd(const struct pyipvs_handle *h, int large)
+{
+    return h->read_threads > 1 ? h->helper_fd[large != 0] : -1;
+}
+
+int pyipvs_handle_set_read_threads(struct pyipvs_handle *h, int n)
+{
+    if (n < 1)
+        return -EINVAL;
+    h->read_threads = n > 1 && h->helper_fd[0] >= 0 && h->helper_fd[1] >= 0 ? 2 : 1;
+    return h->read_threads;
 }
 
 struct core_memo *core_memo(struct pyipvs_handle *h)
@@ -361,9 +397,15 @@ int core_recvmmsg_on(struct pyipvs_handle *h, int fd, struct mmsghdr *v, unsigne
 
 long pyipvs_handle_busy_ms(const struct pyipvs_handle *h)
 {
-    long since = __atomic_load_n(&h->busy_since_ms, __ATOMIC_ACQUIRE);
+    long most = 0;
 
-    return since ? core_now_ms() - since + 1 : 0;
+    for (int i = 0; i < CORE_IO_SLOTS; i++) {
+        long since = __atomic_load_n(&h->busy_since_ms[i], __ATOMIC_ACQUIRE);
+
+        if (since && core_now_ms() - since + 1 > most)
+            most = core_now_ms() - since + 1;
+    }
+    return most;
 }
 
 void pyipvs_handle_abandon(struct pyipvs_handle *h)

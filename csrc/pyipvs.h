@@ -697,10 +697,19 @@ struct pyipvs_table {
      * services have the same identities and settings, in the same order.
      * 0: not known (the handle could not keep the list). */
     uint64_t list_serial;
+    uint32_t readers;         /* threads that read the servers (1, or 2 with a helper) */
 };
 
 int pyipvs_table_read(struct pyipvs_handle *h, uint32_t retries, struct pyipvs_table **out);
 void pyipvs_table_free(struct pyipvs_table *t);
+/* n > 1: h's table reads split the server dumps of tables of at least
+ * 32 services between the calling thread and a helper thread with sockets
+ * of its own (the table and its checks are the same). In the emulated VM
+ * with two CPUs that took the servers' part of a read to about 0.7x the
+ * time, for about 1.3x the CPU time (benchmarks/RESULTS.md, session 19): for
+ * a one-off listing, not for a poller. Returns the number now used (1 when
+ * the helper's sockets could not be made), or -EINVAL for n < 1. */
+int pyipvs_handle_set_read_threads(struct pyipvs_handle *h, int n);
 /* The table was changed through another handle of the same owner (a streamed
  * batch's own socket): h's next read dumps the services first, as a first
  * read does, instead of trying its last list. */

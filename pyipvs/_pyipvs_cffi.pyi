@@ -405,6 +405,9 @@ class _Lib:
     # int(*)(struct pyipvs_handle *, int)
     def pyipvs_handle_set_rcvbuf(self, _0: Any, _1: int, /) -> int: ...
 
+    # int(*)(struct pyipvs_handle *, int)
+    def pyipvs_handle_set_read_threads(self, _0: Any, _1: int, /) -> int: ...
+
     # int(*)(struct pyipvs_handle *, struct pyipvs_info *)
     def pyipvs_info_get(self, _0: Any, _1: Any, /) -> int: ...
 

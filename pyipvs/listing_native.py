@@ -68,7 +68,8 @@ def numeric_listing(
     ipvsadm's order, formatted by the C core from the same consistent read as
     `pyipvs.snapshot.take` with no model object per row. Also returns the
     number of services. fmt.numeric is implied (names are resolved in Python
-    only)."""
+    only). The servers are read by two threads (`take(threads=2)`): a
+    listing's wall time counts more than its CPU time."""
     check_retries(retries)
     mode = listing_mode(fmt, save)
     got = ipvs._call(lambda h: _native.read_table_text(h, retries, mode))

@@ -217,10 +217,15 @@ def rates(prev: Snapshot, cur: Snapshot) -> Rates:
     return Rates(seconds, MappingProxyType(svc), MappingProxyType(srv))
 
 
-def take(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Snapshot:
-    """Read the whole table consistently (see the module doc)."""
+def take(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES, threads: int = 1) -> Snapshot:
+    """Read the whole table consistently (see the module doc). threads=2
+    splits the servers' dumps with a helper thread (tables of 32 services or
+    more): for a one-off read, where wall time counts, not for a poller (in
+    the emulated test VM, about 0.7x the time for about 1.3x the CPU)."""
     check_retries(retries)
-    got = ipvs._call(lambda h: _native.read_table(h, retries, ipvs._memo))
+    if threads not in (1, 2) or isinstance(threads, bool):
+        raise ValueError(f"threads must be 1 or 2, not {threads!r}")
+    got = ipvs._call(lambda h: _native.read_table(h, retries, ipvs._memo, threads))
     if got is None:
         raise SnapshotInconsistentError(retries + 1)
     return Snapshot(time.monotonic(), got.services, got.servers, got.attempts)

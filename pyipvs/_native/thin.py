@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 TIMEOUT_MS = 5000  # pyipvs.IPVS's default timeout
 RETRIES = 5  # pyipvs.listing_native.DEFAULT_RETRIES
+LISTING_READ_THREADS = 2  # as pyipvs._native.snapshot's (not imported here: start-up)
 CONN_BLOCK = 1 << 20  # conn.ConnReader.listing's block
 RESTORE_END: int = lib.PYIPVS_RESTORE_END
 RESTORE_SLOW: int = lib.PYIPVS_RESTORE_SLOW
@@ -178,6 +179,8 @@ def _info_and_table(mode: int | None) -> tuple[int, int, memoryview]:
         _ok(lib.pyipvs_info_get(h, info))
         if mode is None:
             return int(info.version), int(info.conn_tab_size), memoryview(b"")
+        # A one-off listing: its wall time counts, not its CPU time.
+        lib.pyipvs_handle_set_read_threads(h, LISTING_READ_THREADS)
         table = ffi.new("struct pyipvs_table **")
         _ok(lib.pyipvs_table_read(h, RETRIES, table))
         try:

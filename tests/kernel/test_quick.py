@@ -145,6 +145,30 @@ def test_empty_table_same_as_ipvsadm(netns: Netns) -> None:
         assert ours == theirs
 
 
+def _mixed_table_rules() -> str:
+    """45 services of uneven sizes (none, a few, more than a small dump
+    chunk holds, a dump the kernel resumes), as `ipvsadm -R` input: enough
+    services for the core's read to split the server dumps with a helper
+    thread (csrc/snapshot.c, read_all_dests)."""
+    lines = []
+    for i, n in enumerate([3, 0, 60, 3, 200, 11, 3, 60, 1, 12, 90, 0, 3, 7, 2] * 3):
+        vip = f"10.40.{i}.1:{80 + i}"
+        lines.append(f"-A -t {vip} -s {'wrr' if i % 2 else 'rr'}")
+        lines += [
+            f"-a -t {vip} -r 10.41.{j // 250}.{j % 250 + 1}:80 -m -w {j % 5}" for j in range(n)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def test_table_read_by_two_threads_same_as_ipvsadm(netns: Netns) -> None:
+    r = netns.ipvsadm("-R", input=_mixed_table_rules())
+    assert r.returncode == 0, r.stderr
+    for argv in (["-Ln"], ["-Sn"], ["-Ln", "--stats", "--exact"], ["-Ln", "--nosort"]):
+        ours, theirs = _both(netns, argv)
+        assert ours == theirs, argv
+        assert ours[1].count(b"\n") > 1000
+
+
 RESTORE = [
     # plain lines only: the thin start restores them by itself
     (

@@ -225,16 +225,18 @@ def test_dump_chunks_follow_the_tables_shape(netns: Netns) -> None:
                 for j in range(n):
                     b.add_server(key, Server(ip(f"10.91.{j // 250}.{j % 250 + 1}"), 8080 + i))
 
-    def requests(ipvs: IPVS) -> int:
-        read = ipvs._call(lambda h: _native.read_table(h, 0))
-        assert read is not None
+    def requests(ipvs: IPVS, threads: int = 1, readers: int = 1) -> int:
+        read = ipvs._call(lambda h: _native.read_table(h, 0, threads=threads))
+        assert read is not None and read.readers == readers
         return read.requests
 
     with IPVS(netns.path) as ipvs:
         fill(ipvs, [3] * 40)  # each fits one small chunk: one request each
         assert requests(ipvs) == 40
+        assert requests(ipvs, threads=2, readers=2) == 40
         fill(ipvs, [60] * 10)  # one small try, then the main socket (one chunk each)
         assert requests(ipvs) == 11
+        assert requests(ipvs, threads=2, readers=1) == 11  # too few services for a helper
         fill(ipvs, [200] * 3)  # one small try, then two main-socket reads each (resumed dumps)
         assert requests(ipvs) == 7
         counts = [3, 0, 60, 3, 200, 11, 3, 60, 60, 1, 12, 3, 90, 0, 3] * 3
@@ -245,6 +247,20 @@ def test_dump_chunks_follow_the_tables_shape(netns: Netns) -> None:
         assert sorted(len(snap.servers_of(s.key)) for s in snap.services) == sorted(counts)
         for status in snap.services:
             assert list(snap.servers_of(status.key)) == ipvs.servers(status.key)
+        # Two readers (45 services: the helper thread reads the second half
+        # on sockets of its own, which follow the shape the same way) read
+        # the same table, with the same requests.
+        two = take(ipvs, threads=2)
+        assert two.attempts == 1 and list(two.services) == list(snap.services)
+        for status in snap.services:
+            assert two.servers_of(status.key) == snap.servers_of(status.key)
+        assert requests(ipvs, threads=2, readers=2) == requests(ipvs)
+        # And the listings the core formats from a two-reader read are ipvsadm's.
+        for args in (["-Ln"], ["-Sn"], ["-Ln", "--stats", "--exact"]):
+            rc, out, err = pyipvsadm(netns, *args)
+            assert (rc, out, err) == (0, netns.ipvsadm_out(*args), ""), args
+        with pytest.raises(ValueError, match="threads must be 1 or 2"):
+            take(ipvs, threads=3)
 
 
 def test_a_poll_starts_from_the_last_reads_service_list(netns: Netns) -> None:
@@ -519,7 +535,8 @@ def check_consistent(snap: Snapshot, w: Writer) -> None:
         assert frozenset(ids) in history, f"a server set of {status.key} that never existed"
 
 
-def test_consistent_under_concurrent_writer(netns: Netns) -> None:
+@pytest.mark.parametrize("threads", [1, 2])
+def test_consistent_under_concurrent_writer(netns: Netns, threads: int) -> None:
     with IPVS(netns.path) as ipvs:
         with ipvs.batch() as b:
             for i, key in enumerate(STABLE):
@@ -547,7 +564,7 @@ def test_consistent_under_concurrent_writer(netns: Netns) -> None:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and (len(snaps) < 12 or w.ops <= 50):
                 try:
-                    snaps.append(take(ipvs, retries=3))
+                    snaps.append(take(ipvs, retries=3, threads=threads))
                 except SnapshotInconsistentError as exc:
                     errors.append((exc.errno, exc.attempts))
                     refused += 1
