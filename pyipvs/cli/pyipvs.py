@@ -31,13 +31,15 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
     from ..ipvs import IPVS
     from ..jsonable import to_jsonable
     from ..names import NumericResolver
+    from ..snapshot import take
     from ..sorting import sort_servers, sort_services
 
     # One consistent snapshot (services and servers read as one state), not
-    # a services() call followed by per-service reads that can disagree.
+    # a services() call followed by per-service reads that can disagree; a
+    # one-off read, so on two threads (pyipvs.snapshot.take).
     with IPVS(args.netns) as ipvs:
         info = ipvs.info()
-        snap = ipvs.snapshot()
+        snap = take(ipvs, threads=2)
     if args.json:
         import json
 
