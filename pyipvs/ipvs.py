@@ -273,12 +273,12 @@ class IPVS:
         check_key(key)
         return self._call(lambda h: h.servers(key))
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, threads: int = 1) -> Snapshot:
         """The whole table (services, servers, counters) read consistently;
-        see `pyipvs.snapshot`."""
+        see `pyipvs.snapshot` (take, and its threads)."""
         from pyipvs.snapshot import take
 
-        return take(self)
+        return take(self, threads=threads)
 
     def numeric_listing(self, fmt: ListFormat, *, save: bool = False) -> tuple[str, int]:
         """The whole table as `ipvsadm -Ln` (fmt's options) or, with save,

@@ -31,7 +31,6 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
     from ..ipvs import IPVS
     from ..jsonable import to_jsonable
     from ..names import NumericResolver
-    from ..snapshot import take
     from ..sorting import sort_servers, sort_services
 
     # One consistent snapshot (services and servers read as one state), not
@@ -39,7 +38,7 @@ def _cmd_list(args: argparse.Namespace, stdin: IO[str], stdout: IO[str], stderr:
     # one-off read, so on two threads (pyipvs.snapshot.take).
     with IPVS(args.netns) as ipvs:
         info = ipvs.info()
-        snap = take(ipvs, threads=2)
+        snap = ipvs.snapshot(threads=2)
     if args.json:
         import json
 

@@ -17,7 +17,6 @@ from pyipvs.errors import IPVSError, Op
 from pyipvs.format import ListFormat
 from pyipvs.model import IPAddress, ServerStatus, ServiceKey, ServiceStatus
 from pyipvs.names import NumericResolver, Resolver, SystemResolver
-from pyipvs.snapshot import take
 from pyipvs.sorting import sort_servers, sort_services
 
 from .entry import Entry
@@ -35,7 +34,7 @@ def list_table(session: Session, fmt: ListFormat, save: bool) -> None:
         # ipvsadm's service dump records no operation of its own. The whole
         # table comes in one consistent read (pyipvs.snapshot), not one
         # library call per service, on two threads as the numeric listings'.
-        snap = take(session.ipvs, threads=2)
+        snap = session.ipvs.snapshot(threads=2)
     except IPVSError as exc:
         raise Exit(1, session.message(exc)) from exc
     services = list(snap.services)
