@@ -705,9 +705,9 @@ void pyipvs_table_free(struct pyipvs_table *t);
 /* n > 1: h's table reads split the server dumps of tables of at least
  * 32 services between the calling thread and a helper thread with sockets
  * of its own (the table and its checks are the same). In the emulated VM
- * with two CPUs that took the servers' part of a read to about 0.7x the
- * time, for about 1.3x the CPU time (benchmarks/RESULTS.md, session 19): for
- * a one-off listing, not for a poller. Returns the number now used (1 when
+ * with two CPUs a read took 0.6-1.0x the time (median 0.7-0.9), for 1.2-1.8x
+ * the CPU time (benchmarks/RESULTS.md, session 19): for a one-off listing,
+ * not for a poller. Returns the number now used (1 when
  * the helper's sockets could not be made), or -EINVAL for n < 1. */
 int pyipvs_handle_set_read_threads(struct pyipvs_handle *h, int n);
 /* The table was changed through another handle of the same owner (a streamed

@@ -47,9 +47,9 @@
  * the handle in its namespace. The kernel does a dump's work in the thread
  * that receives it and holds IPVS's mutex only while it fills a chunk, so
  * two readers overlap the rest. Measured in the VM with two CPUs (20,000 x
- * 10 and 5,000 x 10, benchmarks/list_floor.c): the servers' part took
- * 0.70-0.72x the time of one reader, for 1.2-1.3x the CPU time, which is
- * why pollers keep one. The checks are the same: the list before and
+ * 10 and 5,000 x 10, benchmarks/list_floor.c and bench_list.py, session 19):
+ * paired medians of 0.70-1.00x the time of one reader, for 1.3-1.65x the
+ * CPU time, which is why pollers keep one. The checks are the same: the list before and
  * after, and each resumed dump read twice. A reader that fails or sees a
  * change stops the other at its next service.
  */

@@ -221,7 +221,8 @@ def take(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES, threads: int = 1) -> Sna
     """Read the whole table consistently (see the module doc). threads=2
     splits the servers' dumps with a helper thread (tables of 32 services or
     more): for a one-off read, where wall time counts, not for a poller (in
-    the emulated test VM, about 0.7x the time for about 1.3x the CPU)."""
+    the emulated test VM with two CPUs, 0.7-1.0x the time for 1.3-1.65x the
+    CPU)."""
     check_retries(retries)
     if threads not in (1, 2) or isinstance(threads, bool):
         raise ValueError(f"threads must be 1 or 2, not {threads!r}")

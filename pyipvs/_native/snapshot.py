@@ -111,7 +111,7 @@ class TableRead:
 
 #: Threads for a one-off whole-table listing (pyipvs_handle_set_read_threads):
 #: its wall time counts. Snapshots, which pollers take, read on one thread:
-#: a helper costs about 1.3x the CPU time for about 0.7x the wall time.
+#: a helper cost 1.3-1.65x the CPU time for 0.7-1.0x the wall time (the VM).
 LISTING_READ_THREADS = 2
 
 
