@@ -1,7 +1,8 @@
 /*
  * nl.c - the handle: one generic netlink socket per handle (and a second,
- * raw one for dumps received in small chunks: core_small_fd), created in the
- * requested network namespace, the IPVS family resolved once, and the
+ * raw one for dumps received in small chunks: core_small_fd; and two for a
+ * table read's helper thread: core_helper_fd), created in the requested
+ * network namespace, the IPVS family resolved once, and the
  * request/reply exchange (C layer, over libnl-genl-3).
  *
  * libnl creates, binds and resolves; after that this file reads and writes the
