@@ -31,9 +31,14 @@
  *          servers, IPVS having no "dump interrupted" flag)
  *
  * The floor is the cheapest of them for the table at hand (bench_list.py).
- *   list_floor MODE K REPS     (run inside the target network namespace)
+ *   list_floor MODE K REPS [INTERVAL]   (run inside the target network namespace)
  *
- * Prints one line per repetition: "MODE K SECONDS SERVICES MESSAGES BYTES".
+ * With INTERVAL (seconds), repetition i starts INTERVAL * i after the first,
+ * as a poller's reads do (benchmarks/bench_poll.py).
+ *
+ * Prints one line per repetition: "MODE K SECONDS SERVICES MESSAGES BYTES
+ * CPU", CPU being the process's CPU seconds (every thread, user and
+ * system) in that repetition.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -238,6 +243,16 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The process's CPU time, every thread's, user and system (the kernel's
+ * work for a dump runs in the thread that receives it). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void services_dump(int fd, const char *mode, void (*each)(const struct nlmsghdr *))
 {
     unsigned char req[64];
@@ -278,6 +293,7 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "mmsg";
     int k = argc > 2 ? atoi(argv[2]) : 1;
     int reps = argc > 3 ? atoi(argv[3]) : 3;
+    double interval = argc > 4 ? atof(argv[4]) : 0, start;
     int fds[MAXSOCK];
     unsigned char req[64];
     size_t off;
@@ -309,8 +325,18 @@ int main(int argc, char **argv)
     }
     services_dump(fds[0], "poll", on_service);
 
+    start = now();
     for (int rep = 0; rep < reps; rep++) {
-        double t0 = now();
+        double t0 = now(), c0;
+
+        if (interval > 0 && start + interval * rep > t0) {
+            double wait = start + interval * rep - t0;
+            struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+
+            nanosleep(&ts, NULL);
+            t0 = now();
+        }
+        c0 = cpu_now();
 
         n_msgs = n_bytes = 0;
         if (strcmp(mode, "services") == 0) {
@@ -355,7 +381,8 @@ int main(int argc, char **argv)
                 drain(fds[0], mode, NULL);
             }
         }
-        printf("%s %d %.6f %zu %lu %lu\n", mode, readers, now() - t0, nreq, n_msgs, n_bytes);
+        printf("%s %d %.6f %zu %lu %lu %.6f\n", mode, readers, now() - t0, nreq, n_msgs, n_bytes,
+               cpu_now() - c0);
         fflush(stdout);
     }
     return 0;
