@@ -54,8 +54,11 @@ class Period:
     """One contestant's polling period: CPU seconds of each poll, and the
     period's wall time, CPU and user time."""
 
-    def __init__(self, per_poll: list[float], wall: float, cpu: float, user: float) -> None:
+    def __init__(
+        self, per_poll: list[float], wall: float, cpu: float, user: float, faults: int
+    ) -> None:
         self.per_poll, self.wall, self.cpu, self.user = per_poll, wall, cpu, user
+        self.faults = faults  # minor page faults: fresh memory, which the guest pays dearly for
 
     @property
     def mean(self) -> float:
@@ -72,7 +75,7 @@ def own_period(reads: Iterator[object], polls: int) -> Period:
         next(reads)
         per.append(time.process_time() - c)
     t1, c1, r1 = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
-    return Period(per, t1 - t0, c1 - c0, r1.ru_utime - r0.ru_utime)
+    return Period(per, t1 - t0, c1 - c0, r1.ru_utime - r0.ru_utime, r1.ru_minflt - r0.ru_minflt)
 
 
 def scheduled(read: Callable[[], object], interval: float) -> Iterator[object]:
@@ -87,13 +90,15 @@ def scheduled(read: Callable[[], object], interval: float) -> Iterator[object]:
 
 def floor_period(ns: str, exe: str, polls: int, interval: float) -> Period:
     u0 = os.times().children_user
+    f0 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
     wall, p = run_in(ns, [exe, "small", "1", str(polls), str(interval)])
+    faults = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt - f0
     assert p.returncode == 0, p.stderr
     per = [float(line.split()[6]) for line in p.stdout.splitlines()]
     assert len(per) == polls
-    # User time is the whole program's: its start and the one service dump
-    # before its first repetition are in it too (a few ms over the period).
-    return Period(per, wall, sum(per), os.times().children_user - u0)
+    # User time and faults are the whole program's: its start and the one
+    # service dump before its first repetition are in them too.
+    return Period(per, wall, sum(per), os.times().children_user - u0, faults)
 
 
 def bench(spec: str, polls: int, rounds: int, interval: float, exe: str) -> str:
@@ -128,15 +133,17 @@ def report(spec: str, got: dict[str, list[Period]], polls: int, interval: float)
         "",
         (
             "| contestant | CPU per poll, mean (rounds) | median poll | user per poll | "
-            "share of a core (rounds) | beyond the floor per poll | share of a core |"
+            "minor faults per poll | share of a core (rounds) | beyond the floor per poll | "
+            "share of a core |"
         ),
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, ps in got.items():
         means = [p.mean for p in ps]
         share = [p.cpu / p.wall * 100 for p in ps]
         med = statistics.median(x for p in ps for x in p.per_poll)
         user = sum(p.user for p in ps) / (rounds * polls)
+        faults = sum(p.faults for p in ps) / (rounds * polls)
         if name == "floor":
             extra = extra_share = "-"
         else:
@@ -148,7 +155,7 @@ def report(spec: str, got: dict[str, list[Period]], polls: int, interval: float)
         lines.append(
             f"| {name} | {statistics.mean(means) * 1000:.1f} ms "
             f"({', '.join(f'{x * 1000:.1f}' for x in means)}) | {med * 1000:.1f} ms | "
-            f"{user * 1000:.1f} ms | {statistics.mean(share):.2f} % "
+            f"{user * 1000:.1f} ms | {faults:.0f} | {statistics.mean(share):.2f} % "
             f"({', '.join(f'{x:.2f}' for x in share)}) | {extra} | {extra_share} |"
         )
     return "\n".join(lines)
