@@ -29,10 +29,11 @@ echo "== host tests (installed wheel)"
 # more than running them in turn (seen: 6.12's share took 20 min beside 6.1).
 # PYIPVS_KERNEL=VER runs only the whole suite on that kernel;
 # `ci/vm-run.sh --kernel 6.12 CMD` runs anything on 6.12.
+# --durations: the slowest tests in the log, for keeping the run short.
 kernel_run() {  # kernel, pytest arguments...
   local k=$1; shift
   PATH="$wv/bin:$here/.venv/bin:$PATH" ci/vm-run.sh --kernel "$k" \
-    "cd '$here/tests' && '$wv/bin/pytest' -q -p no:cacheprovider -rfEs $*"
+    "cd '$here/tests' && '$wv/bin/pytest' -q -p no:cacheprovider -rfEs --durations=15 $*"
 }
 GENERATIONS="kernel/test_testbed.py kernel/test_library.py kernel/test_library_handle.py
   kernel/test_batch.py kernel/test_snapshot.py kernel/test_sysctl.py kernel/test_conns.py
