@@ -15,8 +15,8 @@ times on a fixed schedule, interleaved, `--rounds` times:
   floor      benchmarks/list_floor.c `small` with an interval: the cheapest
              sequence of kernel reads yielding the table (bench_list.py),
              replies discarded unparsed; its CPU is what no reader avoids
-  counters   pyipvs.snapshot.take_counters() on the same schedule: the
-             consistent C read kept as columns
+  counters   pyipvs.snapshot.poll(read=take_counters): the consistent C
+             read kept as columns, on the same schedule
   snapshots  pyipvs.snapshot.poll(): the library's polling iterator, a
              Snapshot per tick (servers stay raw until asked for)
 
@@ -38,7 +38,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -78,16 +78,6 @@ def own_period(reads: Iterator[object], polls: int) -> Period:
     return Period(per, t1 - t0, c1 - c0, r1.ru_utime - r0.ru_utime, r1.ru_minflt - r0.ru_minflt)
 
 
-def scheduled(read: Callable[[], object], interval: float) -> Iterator[object]:
-    """read() now, then every `interval` seconds (as pyipvs.snapshot.poll
-    schedules its reads)."""
-    deadline = time.monotonic()
-    while True:
-        yield read()
-        deadline += interval
-        time.sleep(max(0.0, deadline - time.monotonic()))
-
-
 def floor_period(ns: str, exe: str, polls: int, interval: float) -> Period:
     u0 = os.times().children_user
     f0 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
@@ -113,9 +103,7 @@ def bench(spec: str, polls: int, rounds: int, interval: float, exe: str) -> str:
             for r in range(rounds):
                 got["floor"].append(floor_period(ns, exe, polls, interval))
                 take_counters(ipvs)  # warm: the periods measure polls, not a first read
-                got["counters"].append(
-                    own_period(scheduled(lambda: take_counters(ipvs), interval), polls)
-                )
+                got["counters"].append(own_period(poll(ipvs, interval, read=take_counters), polls))
                 got["snapshots"].append(own_period(poll(ipvs, interval), polls))
                 for name, ps in got.items():
                     p = ps[-1]
@@ -170,6 +158,7 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv[1:])
     exe = build_floor()
     print(f"machine: {machine()}", flush=True)
+    print(f"python: {sys.version.split()[0]} ({sys.executable})", flush=True)
     for spec in args.tables:
         print(bench(spec, args.polls, args.rounds, args.interval, exe), flush=True)
         print(flush=True)

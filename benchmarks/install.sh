@@ -19,7 +19,8 @@ cd "$(dirname "$0")/.."
 venv=${PYIPVS_BENCH_VENV:-/tmp/pyipvs-bench-venv}
 py=${PYTHON:-.venv/bin/python}
 out=build/bench-wheel
-base=$("$py" -c 'import sys; print(sys._base_executable)')
+# The distribution's interpreter, as for the tests (ci/build-wheel.sh: TEST_PYTHON).
+base=${PYIPVS_TEST_PYTHON:-/usr/bin/python3}
 
 rm -rf "$venv" "$out"
 "$base" -m venv "$venv"

@@ -99,13 +99,25 @@ build_sdist() {
   ls dist/pyipvs-*.tar.gz
 }
 
+# The interpreter of .venv-wheel: the distribution's own python3 (what a
+# Debian director runs), not whichever python3 is first on PATH. In the
+# emulated test VM a start of Debian's (static, PGO-built) interpreter took
+# 0.25-0.4 s where a source-built one with a 23 MB shared libpython took
+# 2.2-2.7 s (`python3 -S -c pass`, 2026-11-29), and the kernel tests start
+# hundreds of Python processes. PYIPVS_TEST_PYTHON chooses another.
+TEST_PYTHON=${PYIPVS_TEST_PYTHON:-/usr/bin/python3}
+
 # A fresh .venv-wheel with WHEEL and pytest, checked two ways: from a neutral
 # directory, and under pytest run from the checkout the way ci/test.sh runs it.
 make_venv() {
   local base=$1 wheel=$2 t
+  [ -x "$base" ] || die "no interpreter $base for the test venv (ci/install-deps.sh installs python3)"
   rm -rf "$venv"
   "$base" -m venv "$venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+  # Nothing here needs setuptools, and its distutils-precedence.pth costs
+  # every interpreter start 55-69 ms in the test VM.
+  "$venv/bin/python" -m pip uninstall -q -y setuptools
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "$wheel[yaml,exporter]" pytest
   check_installed "$venv/bin/python"
   t=$(mktemp -d)
@@ -223,8 +235,8 @@ notice = next(n for n in names if n.endswith("licenses/LICENSES/libnl.txt"))
 print("  notice: " + z.read(notice).decode().strip().splitlines()[-1])
 EOF
 
-  make_venv "$py" "$wheel"
-  echo "== installed in $venv"
+  make_venv "$TEST_PYTHON" "$wheel"
+  echo "== installed in $venv ($("$venv/bin/python" -VV | head -n 1))"
   echo "$venv"
   ;;
 

@@ -6,6 +6,8 @@ set -euo pipefail
 PKGS=(
   # build
   gcc pkg-config libnl-3-dev libnl-genl-3-dev
+  # the interpreter the tests run pyipvs with (ci/build-wheel.sh: TEST_PYTHON)
+  python3 python3-venv
   # the real-kernel test bed: qemu, a Debian kernel with ip_vs modules, busybox
   # for virtme-ng's initramfs, and the reference ipvsadm 1.31
   qemu-system-x86 linux-image-amd64 busybox-static ipvsadm iproute2 kmod

@@ -71,10 +71,10 @@ from __future__ import annotations
 import ipaddress
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, overload
 
 from pyipvs import _native
 from pyipvs._frozen import constructor
@@ -297,15 +297,32 @@ def take_counters(ipvs: IPVS, *, retries: int = DEFAULT_RETRIES) -> Counters:
     )
 
 
-def poll(ipvs: IPVS, interval: float, *, retries: int = DEFAULT_RETRIES) -> Iterator[Snapshot]:
+_R = TypeVar("_R", Snapshot, Counters)
+
+
+@overload
+def poll(ipvs: IPVS, interval: float, *, retries: int = ...) -> Iterator[Snapshot]: ...
+@overload
+def poll(
+    ipvs: IPVS, interval: float, *, retries: int = ..., read: Callable[..., _R]
+) -> Iterator[_R]: ...
+def poll(
+    ipvs: IPVS,
+    interval: float,
+    *,
+    retries: int = DEFAULT_RETRIES,
+    read: Callable[..., Snapshot | Counters] = take,
+) -> Iterator[Snapshot | Counters]:
     """A snapshot now, then one every `interval` seconds, on a fixed
     schedule: a read that overruns skips the ticks it missed instead of
-    bunching up. Runs until the caller stops iterating."""
+    bunching up. Runs until the caller stops iterating. read=take_counters
+    polls the counters view instead (`Counters`, the cheap way for a huge
+    table)."""
     if not interval > 0:
         raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
     deadline = time.monotonic()
     while True:
-        yield take(ipvs, retries=retries)
+        yield read(ipvs, retries=retries)
         deadline += interval
         now = time.monotonic()
         if deadline < now:

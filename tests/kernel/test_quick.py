@@ -145,6 +145,18 @@ def test_empty_table_same_as_ipvsadm(netns: Netns) -> None:
         assert ours == theirs
 
 
+def test_version_like_ipvsadm(netns: Netns) -> None:
+    # -v (thin start) prints pyipvsadm's own line where ipvsadm prints its
+    # own (the prose differs on purpose), both on stdout, exit 0, nothing else.
+    from pyipvs.cli.ipvsadm.helptext import version_text
+
+    for argv in (["-v"], ["--version"]):
+        ours, theirs = _both(netns, argv)
+        assert (ours[0], ours[2]) == (theirs[0], theirs[2]) == (0, b""), argv
+        assert theirs[1].startswith(b"ipvsadm v1.31 "), theirs
+        assert ours[1] == version_text().encode(), ours
+
+
 def _mixed_table_rules() -> str:
     """45 services of uneven sizes (none, a few, more than a small dump
     chunk holds, a dump the kernel resumes), as `ipvsadm -R` input: enough

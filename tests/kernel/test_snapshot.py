@@ -39,6 +39,7 @@ from pyipvs import (
 )
 from pyipvs.cli.ipvsadm.main import main as pyipvsadm_main
 from pyipvs.snapshot import (
+    Counters,
     Snapshot,
     SnapshotInconsistentError,
     poll,
@@ -456,6 +457,13 @@ def test_poll_yields_fresh_snapshots_on_schedule(netns: Netns) -> None:
         assert snaps[-1].taken - start >= 1.5
         with pytest.raises(ValueError, match="interval"):
             next(poll(ipvs, 0))
+        # The counters view on the same schedule (read=take_counters): the
+        # service that went away is gone from it too.
+        polled = list(itertools.islice(poll(ipvs, 0.5, read=take_counters), 2))
+        assert all(isinstance(c, Counters) for c in polled)
+        assert polled[1].taken - polled[0].taken >= 0.5
+        assert set(polled[1].keys) == {s.service.key for s in snaps[-1].services}
+        assert IDLE not in polled[1].keys
 
 
 # --- consistency under a concurrent writer --------------------------------------

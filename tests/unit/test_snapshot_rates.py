@@ -11,7 +11,7 @@ import pytest
 
 from pyipvs.errors import IPVSError
 from pyipvs.model import Server, ServerStatus, Service, ServiceKey, ServiceStatus, Stats
-from pyipvs.snapshot import Rate, Snapshot, SnapshotInconsistentError, rates
+from pyipvs.snapshot import Rate, Snapshot, SnapshotInconsistentError, poll, rates
 
 A = ServiceKey.tcp("10.0.0.1", 80)
 B = ServiceKey.udp("10.0.0.2", 53)
@@ -91,3 +91,28 @@ def test_inconsistent_error() -> None:
     assert "6 listing attempts" in str(exc)
     again = pickle.loads(pickle.dumps(exc))
     assert type(again) is SnapshotInconsistentError and again.attempts == 6
+
+
+def test_poll_schedule_with_any_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # poll()'s schedule on a fake clock, with a read of our own (read= is how
+    # a poller asks for the counters view): ticks at 0, 2, 4; a read that
+    # overruns to 7.5 skips the ticks at 6 and the next one lands on 8.
+    now = [0.0]
+    sleeps: list[float] = []
+    cost = iter([0.1, 0.1, 3.5, 0.1])
+
+    def read(ipvs: object, *, retries: int) -> Snapshot:
+        assert ipvs == "handle" and retries == 7
+        start = now[0]
+        now[0] += next(cost)
+        return Snapshot(start, (), MappingProxyType({}))
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    monkeypatch.setattr("pyipvs.snapshot.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("pyipvs.snapshot.time.sleep", sleep)
+    it = poll("handle", 2.0, retries=7, read=read)  # type: ignore[arg-type]
+    assert [next(it).taken for _ in range(4)] == [0.0, 2.0, 4.0, 8.0]
+    assert sleeps == pytest.approx([1.9, 1.9, 0.5])

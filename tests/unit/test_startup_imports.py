@@ -13,7 +13,8 @@ the modules it must not have imported:
   dataclasses, enum, typing, ipaddress or re (run with `python -S`, as site
   and an editable install import some of those by themselves); and a
   failure hands over to the full path.
-- `pyipvsadm -v`/`-h`: no importlib.metadata for the version.
+- `pyipvsadm -v`/`-h`: no importlib.metadata for the version; `-v` through
+  the thin start, not even the model.
 - `pyipvsadm -R`'s batched restore: no rollback code, no formatters.
 - `pyipvs apply FILE` in save format (the records path): no json, no rollback
   code; `pyipvs diff FILE` not even the batch engine.
@@ -383,6 +384,20 @@ def test_thin_start_hands_over_what_it_does_not_take() -> None:
     assert rc == 0
     assert out.startswith(b"IP Virtual Server version 1.2.1 (size=4096)\nProt ")
     assert {"pyipvs.cli.ipvsadm.main", "pyipvs.cli.ipvsadm.parse"} <= modules
+
+
+@pytest.mark.parametrize("switch", ["-v", "--version"])
+def test_thin_version_imports_no_model_and_hands_over_failures(switch: str) -> None:
+    # The thin -v prints the full path's line once IPVS's info is read; when
+    # the read fails the full path runs (and, here, reads the stand-in).
+    modules, rc, out = _run_quick([switch])
+    assert rc == 0
+    assert not _QUICK_NEVER & modules, sorted(_QUICK_NEVER & modules)
+    assert EXIT_NOW in modules
+    full_modules, rc_full, full = _run_quick([switch], fail=True, pre=_FULL)
+    assert (rc_full, full) == (0, out)
+    assert out.startswith(b"pyipvsadm ") and out.count(b"\n") == 1
+    assert "pyipvs.cli.ipvsadm.main" in full_modules and EXIT_NOW not in full_modules
 
 
 # -R's thin start with the kernel stood in: the real scan, an apply that

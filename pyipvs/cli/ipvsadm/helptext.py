@@ -4,7 +4,8 @@ Written for pyipvs; it covers the same commands and options as ipvsadm 1.31
 but is not ipvsadm's text (only the exit status of -h/-v is compatible).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the thin start's `-v` imports this
+# module (quick.py), where even __future__ is start-up cost.
 
 SCHEDULERS = "rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh twos"
 

@@ -18,7 +18,9 @@ pyipvs.format_titles (which the full path prints too):
 - `-S -n` (`--save`, `--numeric`), with nothing else;
 - `-L -n -c` (`--connection`), alone or with `--persistent-conn`;
 - `-R` (`--restore`) alone, by quick_restore.py, which may hand a restore
-  it began over to the full path part-way.
+  it began over to the full path part-way;
+- `-v` (`--version`) alone: pyipvsadm's version line, after IPVS's info
+  has been read as the full path reads it.
 
 The command comes first (ipvsadm 1.31 answers `-nL` with its try-help
 message), each option at most once (a repeat is ipvsadm's "multiple ...
@@ -30,7 +32,7 @@ main.entry unchanged, which runs the command again from the start (these
 are reads) and prints ipvsadm's own messages and status.
 
 What this path imports is pinned by tests/unit/test_startup_imports.py. Its
-modules (this one, pyipvs._native's package and thin) do without `from
+modules (this one, pyipvs._native's package and thin, helptext) do without `from
 __future__ import annotations`: even __future__ is one more module to load.
 """
 
@@ -115,6 +117,8 @@ def entry() -> None:
     carry = None
     if form is not None:
         status = _listing(*form)
+    elif args == ["-v"] or args == ["--version"]:
+        status = _version()
     elif args == ["-R"] or args == ["--restore"]:
         from .quick_restore import restore
 
@@ -172,6 +176,27 @@ def _table(save: bool, options: frozenset[str]) -> tuple[bytes | memoryview, ...
         return (text,)
     titles = list_titles(*(name in options for name in _TITLE_OPTIONS))
     return ("\n".join([version_text(*version_of(word), size), *titles]) + "\n").encode(), text
+
+
+def _version() -> int | None:
+    """`-v` as the full path prints it, once IPVS has answered as it must
+    there (ipvsadm reads IPVS's info before its options, so -v needs a
+    working IPVS too); None (nothing printed) for the full path to report
+    what went wrong."""
+    try:
+        from pyipvs import _native
+
+        word, _size, _ = _native.info_and_table(None)
+        if version_of(word) < MIN_VERSION:
+            return None
+        from .helptext import version_text
+
+        text = version_text().encode()
+    except Exception:  # noqa: BLE001 - any failure: the full path runs and reports it
+        return None
+    sys.stdout.buffer.write(text)
+    sys.stdout.buffer.flush()
+    return 0
 
 
 def _connections(out: "BinaryIO", persistent_conn: bool) -> int | None:
