@@ -34,7 +34,9 @@
  *   list_floor MODE K REPS [INTERVAL]   (run inside the target network namespace)
  *
  * With INTERVAL (seconds), repetition i starts INTERVAL * i after the first,
- * as a poller's reads do (benchmarks/bench_poll.py).
+ * as a poller's reads do. With INTERVAL "-", each repetition waits for a
+ * line on stdin instead, and the program ends at EOF: paced by a harness
+ * that takes turns with other readers (benchmarks/bench_poll.py).
  *
  * Prints one line per repetition: "MODE K SECONDS SERVICES MESSAGES BYTES
  * CPU", CPU being the process's CPU seconds (every thread, user and
@@ -293,7 +295,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "mmsg";
     int k = argc > 2 ? atoi(argv[2]) : 1;
     int reps = argc > 3 ? atoi(argv[3]) : 3;
-    double interval = argc > 4 ? atof(argv[4]) : 0, start;
+    int paced = argc > 4 && strcmp(argv[4], "-") == 0;
+    double interval = argc > 4 && !paced ? atof(argv[4]) : 0, start;
     int fds[MAXSOCK];
     unsigned char req[64];
     size_t off;
@@ -327,8 +330,12 @@ int main(int argc, char **argv)
 
     start = now();
     for (int rep = 0; rep < reps; rep++) {
-        double t0 = now(), c0;
+        double t0, c0;
+        char go[16];
 
+        if (paced && fgets(go, sizeof(go), stdin) == NULL)
+            break;
+        t0 = now();
         if (interval > 0 && start + interval * rep > t0) {
             double wait = start + interval * rep - t0;
             struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};

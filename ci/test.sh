@@ -54,6 +54,6 @@ kernel_run 6.1 kernel
 # Left to 6.1 alone: the thin starts' own timeouts under a held IPVS mutex
 # (the holder itself is exercised on 6.12 by the other stall tests), the
 # slowest test of the 6.12 share (28-49 s of a dozen process starts).
-ONE_KERNEL="--deselect kernel/test_faults.py::test_stalled_thin_starts_say_what_the_full_path_says"
+ONE_KERNEL="--deselect tests/kernel/test_faults.py::test_stalled_thin_starts_say_what_the_full_path_says"
 echo "== kernel tests on 6.12 (generation-sensitive files, installed wheel)"
 kernel_run 6.12 $GENERATIONS $ONE_KERNEL

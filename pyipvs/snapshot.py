@@ -27,7 +27,8 @@ server of the namespace, with their 64-bit counters, into one immutable
 Counters only. `take_counters(ipvs)` does the same read but returns
 `Counters`: the service keys plus flat read-only memoryview columns of the
 64-bit counters (and the servers' connection counts), with no Python object
-per field or per server. It is the cheap way to poll a huge table.
+per field or per server. It is the cheap way to poll a huge table:
+`poll(ipvs, 2.0, read=take_counters)`.
 
 Consistency. The kernel dumps services in one request but real servers one
 service at a time, and it sets no "dump interrupted" flag for IPVS, so a
