@@ -159,4 +159,34 @@ int conn_agg_clone_empty(const struct pyipvs_conn_agg *a, struct pyipvs_conn_agg
 int conn_agg_overflowed(const struct pyipvs_conn_agg *a);
 int conn_agg_merge(struct pyipvs_conn_agg *a, const struct pyipvs_conn_agg *from);
 
+/* A run of GET_DEST replies of one shape, decoded fast (dest_shape.c).
+ * The kernel writes every server's reply with the same attributes in the
+ * same order and at the same lengths, so after one reply is decoded by
+ * pyipvs_decode_dest the next ones are checked header by header against it
+ * and their values read from the same offsets. Zero it before the first
+ * reply; it holds no memory. */
+#define CORE_SHAPE_HDRS 40
+struct core_dest_shape {
+    uint32_t len;                 /* the learnt reply's nlmsg_len; 0: none */
+    uint8_t cmd;                  /* its genetlink command */
+    uint8_t nhdr;
+    uint8_t addr_len;             /* ADDR's payload length */
+    uint16_t wide;                /* bit i: counter i is 8 bytes (else 4) */
+    uint32_t present;             /* the learnt reply's present bits */
+    struct {
+        uint16_t off;             /* where the header is in the message */
+        uint32_t word;            /* its nla_len and nla_type, as sent */
+    } hdr[CORE_SHAPE_HDRS];
+    /* Payload offsets in the message, 0 when absent. */
+    uint16_t addr, af, port, fwd, weight, u_thresh, l_thresh;
+    uint16_t active, inact, persist, tun_type, tun_port, tun_flags;
+    uint16_t stat[10];            /* struct pyipvs_stats order */
+};
+
+/* pyipvs_decode_dest with a shape: the same result and return value for
+ * every message; a reply of another shape is decoded by pyipvs_decode_dest
+ * and its shape learnt in s for the next. */
+int core_decode_dest(struct core_dest_shape *s, const void *msg, size_t len, uint16_t svc_af,
+                     struct pyipvs_dest *out);
+
 #endif

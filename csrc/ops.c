@@ -13,6 +13,7 @@ struct vec {
     unsigned char *items;
     size_t n, cap, size;
     uint16_t af; /* destinations: the service's family, their fallback */
+    struct core_dest_shape shape;
 };
 
 static void *vec_push(struct vec *v)
@@ -46,7 +47,7 @@ static int on_dest(const struct nlmsghdr *nlh, size_t len, void *arg)
 
     if (d == NULL)
         return -ENOMEM;
-    return pyipvs_decode_dest(nlh, len, v->af, d);
+    return core_decode_dest(&v->shape, nlh, len, v->af, d);
 }
 
 /* A doit's single reply; `got` tells an empty ACK from a real answer. */
@@ -207,7 +208,7 @@ int pyipvs_service_get(struct pyipvs_handle *h, const struct pyipvs_service *key
 int pyipvs_services_dump(struct pyipvs_handle *h, struct pyipvs_service **out, size_t *n)
 {
     unsigned char req[CORE_REQ_MAX];
-    struct vec v = {NULL, 0, 0, sizeof(struct pyipvs_service), 0};
+    struct vec v = {.size = sizeof(struct pyipvs_service)};
     int len;
 
     len = pyipvs_encode_service(req, sizeof(req), core_family(h), PYIPVS_NLM_DUMP,
@@ -219,7 +220,7 @@ int pyipvs_dests_dump(struct pyipvs_handle *h, const struct pyipvs_service *svc,
                       struct pyipvs_dest **out, size_t *n)
 {
     unsigned char req[CORE_REQ_MAX];
-    struct vec v = {NULL, 0, 0, sizeof(struct pyipvs_dest), 0};
+    struct vec v = {.size = sizeof(struct pyipvs_dest)};
     int len;
 
     if (svc == NULL) {

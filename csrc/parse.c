@@ -29,6 +29,7 @@
 #include <linux/netlink.h>
 #include <sys/socket.h>
 
+#include "attr.h"
 #include "core.h"
 #include "uapi_ip_vs.h"
 
@@ -106,30 +107,6 @@ static const struct attr_rule info_rules[UAPI_INFO_MAX + 1] = {
 /* Counters (parse_stats) are u64 in STATS64 and mostly u32 in STATS; each
  * is read by its own length, at least 4 bytes, which handles both (and PAD,
  * type 11, is not looked at). */
-
-static const void *attr_data(const struct nlattr *a)
-{
-    return (const unsigned char *)a + NLA_HDRLEN;
-}
-
-static int attr_len(const struct nlattr *a)
-{
-    return (int)a->nla_len - NLA_HDRLEN;
-}
-
-/* The walk every decoder shares: the attribute at *p, with *p and *len
- * moved past it; NULL at the end, or at a malformed header, where the walk
- * stops quietly. */
-static const struct nlattr *next_attr(const unsigned char **p, int *len)
-{
-    const struct nlattr *a = (const struct nlattr *)*p;
-
-    if (*len < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > *len)
-        return NULL;
-    *p += NLA_ALIGN(a->nla_len);
-    *len -= NLA_ALIGN(a->nla_len);
-    return a;
-}
 
 /* Whether an attribute of a known type keeps its rule. */
 static int keeps(const struct nlattr *a, const struct attr_rule *r)

@@ -20,6 +20,7 @@ struct acc {
     size_t n, cap, size;
     uint16_t svc_af;
     int what;
+    struct core_dest_shape shape;
 };
 
 static int on_reply(const struct nlmsghdr *nlh, size_t len, void *arg)
@@ -39,7 +40,7 @@ static int on_reply(const struct nlmsghdr *nlh, size_t len, void *arg)
     slot = a->items + a->size * a->n++;
     if (a->what == PYIPVS_REPLAY_SERVICES)
         return pyipvs_decode_service(nlh, len, slot);
-    return pyipvs_decode_dest(nlh, len, a->svc_af, slot);
+    return core_decode_dest(&a->shape, nlh, len, a->svc_af, slot);
 }
 
 int pyipvs_replay_dump(int what, const void *buf, size_t len, uint16_t family, uint32_t port,

@@ -74,6 +74,7 @@ struct rx {
     struct mmsghdr msgs[RX_SLOTS];
     struct iovec iov[RX_SLOTS];
     struct sockaddr_nl from[RX_SLOTS];
+    struct core_dest_shape shape;   /* the servers' replies (dest_shape.c) */
 };
 
 struct dvec {
@@ -137,6 +138,7 @@ static void spare_give(struct pyipvs_dest *items, size_t cap)
 
 static int rx_init(struct rx *r)
 {
+    memset(&r->shape, 0, sizeof(r->shape));
     r->buf = malloc((size_t)RX_SLOTS * RX_SIZE);
     if (r->buf == NULL)
         return -ENOMEM;
@@ -277,7 +279,7 @@ static int dump_dests(struct pyipvs_handle *h, struct rx *r, struct via v,
 
                     if (d == NULL)
                         err = -ENOMEM;
-                    else if ((rc = pyipvs_decode_dest(nlh, nlh->nlmsg_len, svc->af, d)) < 0)
+                    else if ((rc = core_decode_dest(&r->shape, nlh, nlh->nlmsg_len, svc->af, d)) < 0)
                         err = rc;
                     data = 1;
                     *bytes += NLMSG_ALIGN(nlh->nlmsg_len);

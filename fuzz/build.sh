@@ -4,7 +4,8 @@
 #   fuzz/build.sh run TARGET [SECONDS]   build, then fuzz TARGET from its seeds
 #   fuzz/build.sh runs TARGET RUNS       the same, for a number of executions
 # Targets: conn (csrc/conn*.c), nl_service nl_dest nl_daemon nl_info
-# nl_timeouts nl_dump (csrc/parse.c, nl.c's reply walker via replay.c),
+# nl_timeouts nl_dump nl_dest_shape (csrc/parse.c, dest_shape.c, nl.c's reply
+# walker via replay.c),
 # proc_stats proc_percpu proc_app (csrc/procstats.c), restore (csrc/restore_fast.c and the desired-table scan of csrc/records.c). `run SECONDS` with no
 # target fuzzes conn, as before.
 # Needs clang (Debian: apt-get install -y clang) and libnl-genl-3-dev. New
@@ -22,12 +23,13 @@ FLAGS=(-g -O1 -std=gnu11 -Wall -Wextra -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=undefined -I "$ROOT/csrc")
 NL_CFLAGS=$(pkg-config --cflags libnl-genl-3.0 2>/dev/null || echo -I/usr/include/libnl3)
 NL_LIBS=$(pkg-config --libs libnl-genl-3.0 2>/dev/null || echo -lnl-genl-3 -lnl-3)
-NL_SRC=("$ROOT"/csrc/nl.c "$ROOT"/csrc/parse.c "$ROOT"/csrc/replay.c "$ROOT"/csrc/ops.c
+NL_SRC=("$ROOT"/csrc/nl.c "$ROOT"/csrc/parse.c "$ROOT"/csrc/dest_shape.c "$ROOT"/csrc/replay.c "$ROOT"/csrc/ops.c
         "$ROOT"/csrc/request.c)
 PROC_SRC=("$ROOT"/csrc/procstats.c "$ROOT"/csrc/conn.c "$ROOT"/csrc/conn_*.c)
 
 declare -A NL_T=([nl_service]=T_SERVICE [nl_dest]=T_DEST [nl_daemon]=T_DAEMON
-                 [nl_info]=T_INFO [nl_timeouts]=T_TIMEOUTS [nl_dump]=T_DUMP)
+                 [nl_info]=T_INFO [nl_timeouts]=T_TIMEOUTS [nl_dump]=T_DUMP
+                 [nl_dest_shape]=T_DEST_SHAPE)
 declare -A PROC_T=([proc_stats]=T_STATS [proc_percpu]=T_PERCPU [proc_app]=T_APP)
 
 build() {

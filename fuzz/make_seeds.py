@@ -41,8 +41,17 @@ def records(*dgrams: bytes) -> bytes:
     return b"".join(struct.pack("=I", len(d)) + d for d in dgrams)
 
 
+def corpus_dir(target: str) -> str:
+    return os.path.join(HERE, "corpus", target)
+
+
+def read(target: str, name: str) -> bytes:
+    with open(os.path.join(corpus_dir(target), name), "rb") as f:
+        return f.read()
+
+
 def write(target: str, name: str, data: bytes) -> None:
-    d = os.path.join(HERE, "corpus", target)
+    d = corpus_dir(target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
@@ -71,6 +80,13 @@ def main() -> None:
     dest_old = c.reply(5, c.dest_attrs(family=None, tun=False, extra=[c.stats(10, [1] * 10)]))
     write("nl_dest", "tunnel_stats64", dest)
     write("nl_dest", "old_kernel", dest_old)
+    # nl_dest_shape: pairs of server replies (fuzz/nl_fuzz.c), recorded ones included
+    dests = {name: read("nl_dest", name) for name in sorted(os.listdir(corpus_dir("nl_dest")))}
+    names = sorted(dests)
+    for i, a in enumerate(names):
+        b = names[(i + 1) % len(names)]
+        first = dests[a] + bytes(-len(dests[a]) % 4)
+        write("nl_dest_shape", f"{a}+{b}", first + dests[b])
     daemon = c.reply(
         9,
         nest(

@@ -12,6 +12,12 @@
  *       order) and one datagram each, replayed as services and as servers.
  *       The request is (family REPLAY_FAMILY, port REPLAY_PORT, seq
  *       REPLAY_SEQ); tests/unit/test_fuzz_corpus.py uses the same numbers.
+ *   nl_dest_shape
+ *       the input is two server replies, the first its own nlmsg_len long
+ *       (then NLMSG-aligned), the second the rest: csrc/dest_shape.c's
+ *       decoder, learning from one and applied to the other, must give
+ *       exactly pyipvs_decode_dest's result and return value for both, in
+ *       every order and with every pair of service families.
  *
  * Beyond "no crash, no sanitizer report", each target checks what a caller
  * relies on: strings NUL-terminated inside their arrays, only known
@@ -25,6 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core.h"
 #include "pyipvs.h"
 
 #define REPLAY_FAMILY 0x2A
@@ -37,6 +44,7 @@
 #define T_INFO 4
 #define T_TIMEOUTS 5
 #define T_DUMP 6
+#define T_DEST_SHAPE 7
 
 #ifndef FUZZ_TARGET
 #error "build with -DFUZZ_TARGET=T_..."
@@ -81,6 +89,49 @@ static void *copy(const uint8_t *data, size_t size)
     memcpy(p, data, size);
     return p;
 }
+
+#if FUZZ_TARGET == T_DEST_SHAPE
+/* One decode through the shape, compared with the general decoder's. */
+static void same_as_general(struct core_dest_shape *shape, const void *msg, size_t len,
+                            uint16_t af)
+{
+    struct pyipvs_dest fast, general;
+    int rc = core_decode_dest(shape, msg, len, af, &fast);
+    int rc2 = pyipvs_decode_dest(msg, len, af, &general);
+
+    CHECK(rc == rc2);
+    CHECK(rc != 0 || memcmp(&fast, &general, sizeof(fast)) == 0);
+}
+
+static void shapes(const uint8_t *data, size_t size)
+{
+    static const uint16_t afs[] = {AF_INET, AF_INET6, 0};
+    size_t n1 = size, at;
+    void *m1, *m2;
+
+    if (size >= 4) {
+        uint32_t l;
+        memcpy(&l, data, 4);
+        if (l >= 20 && l <= size)
+            n1 = l;
+    }
+    at = NLMSG_ALIGN(n1) < size ? NLMSG_ALIGN(n1) : size;
+    m1 = copy(data, n1);
+    m2 = copy(data + at, size - at);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 3; j++) {
+            struct core_dest_shape shape;
+
+            memset(&shape, 0, sizeof(shape));
+            same_as_general(&shape, m1, n1, afs[i]);
+            same_as_general(&shape, m2, size - at, afs[j]);
+            same_as_general(&shape, m1, n1, afs[j]);
+            same_as_general(&shape, m2, size - at, afs[i]);
+        }
+    free(m1);
+    free(m2);
+}
+#endif
 
 #if FUZZ_TARGET == T_DUMP
 /* The same records one by one (each its own dump of one datagram, which
@@ -158,6 +209,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = pyipvs_decode_timeouts(msg, size, &t);
     CHECK(rc == 0 || rc == -EINVAL);
+#elif FUZZ_TARGET == T_DEST_SHAPE
+    (void)rc;
+    shapes(data, size);
 #elif FUZZ_TARGET == T_DUMP
     (void)rc;
     replay(msg, size, PYIPVS_REPLAY_SERVICES, AF_INET);
