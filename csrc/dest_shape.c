@@ -21,7 +21,7 @@
  * shapes may alternate: each change is then decoded the general way and
  * learnt, correct and slower.)
  *
- * Measured: 113 -> 39 ns per reply on the host (benchmarks/core_micro.c);
+ * Measured: 103-113 -> 35-39 ns per reply on the host (benchmarks/core_micro.c);
  * in the emulated VM, 5,000 x 10 counters reads alternating with the
  * previous build used 31.5 +- 8.7 ms less user time each, 138 -> 106 ms
  * (benchmarks/RESULTS.md, session 22).
@@ -107,9 +107,8 @@ static int by_shape(const struct core_dest_shape *s, const unsigned char *m, siz
 
 /* pyipvs_decode_dest's walk over data[0..len), keeping every header it
  * visits in s and the payload offset of the last attribute of each type
- * (up to maxtype) in off[]; the walk's end as its result: -1 at a malformed
- * header (not learnt: its bytes decide nothing else) or past
- * CORE_SHAPE_HDRS headers. */
+ * (up to maxtype) in off[]. -1 if the walk stopped at a malformed header
+ * (such a reply is not learnt) or went past CORE_SHAPE_HDRS headers. */
 static int walk(struct core_dest_shape *s, const unsigned char *m, int from, int len,
                 uint16_t *off, int maxtype)
 {
