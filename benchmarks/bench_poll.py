@@ -24,6 +24,14 @@ tick of a fixed 2 s schedule, for `--cycles` cycles of three ticks:
   snapshots  pyipvs.snapshot.take() on another, what poll(ipvs, 2.0)
              yields: a Snapshot per tick (servers stay raw until asked for)
 
+`--cpu N` pins every poller to one CPU (this process before its IPVS
+objects start their worker threads, and the floor, which inherits it). In
+the emulated VM the two vCPUs did not run equally fast: unpinned, the
+library's worker thread, woken for each read, cost 85-166 ms more per read
+than a call on the caller's thread, and pinned to one vCPU the difference
+vanished (+26 +- 64 ms; benchmarks/RESULTS.md, session 22). Where a read
+runs then decides part of what it costs, which pinning takes out.
+
 CPU is each process's (CLOCK_PROCESS_CPUTIME_ID: every thread, user and
 system, kernel work in its system calls included) for each read. The
 kernel's share of a read swings by 2x within one boot of the emulated VM,
@@ -191,9 +199,14 @@ def main(argv: list[str]) -> int:
     ap.add_argument("tables", nargs="+", help="SERVICESxSERVERS, e.g. 5000x10")
     ap.add_argument("--cycles", type=int, default=30, help="reads per poller")
     ap.add_argument("--interval", type=float, default=2.0, help="seconds between ticks")
+    ap.add_argument("--cpu", type=int, help="pin every poller to this CPU")
     args = ap.parse_args(argv[1:])
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})  # inherited by threads and children started later
     exe = build_floor()
     print(f"machine: {machine()}", flush=True)
+    if args.cpu is not None:
+        print(f"every poller pinned to CPU {args.cpu}", flush=True)
     print(f"python: {sys.version.split()[0]} ({sys.executable})", flush=True)
     for spec in args.tables:
         print(bench(spec, args.cycles, args.interval, exe), flush=True)
