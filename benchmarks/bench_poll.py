@@ -29,7 +29,7 @@ objects start their worker threads, and the floor, which inherits it). In
 the emulated VM the two vCPUs did not run equally fast: unpinned, the
 library's worker thread, woken for each read, cost 85-166 ms more per read
 than a call on the caller's thread, and pinned to one vCPU the difference
-vanished (+26 +- 64 ms; benchmarks/RESULTS.md, session 22). Where a read
+vanished (-26 +- 64 ms; benchmarks/RESULTS.md, session 22). Where a read
 runs then decides part of what it costs, which pinning takes out.
 
 CPU is each process's (CLOCK_PROCESS_CPUTIME_ID: every thread, user and
