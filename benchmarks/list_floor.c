@@ -39,8 +39,10 @@
  * that takes turns with other readers (benchmarks/bench_poll.py).
  *
  * Prints one line per repetition: "MODE K SECONDS SERVICES MESSAGES BYTES
- * CPU", CPU being the process's CPU seconds (every thread, user and
- * system) in that repetition.
+ * CPU USER", CPU being the process's CPU seconds (every thread, user and
+ * system) in that repetition and USER the user-space part of it
+ * (getrusage, which the kernel samples in ticks: a mean over many
+ * repetitions means something, one alone does not).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +258,15 @@ static double cpu_now(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The process's user-space CPU seconds. */
+static double user_now(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+}
+
 static void services_dump(int fd, const char *mode, void (*each)(const struct nlmsghdr *))
 {
     unsigned char req[64];
@@ -330,7 +342,7 @@ int main(int argc, char **argv)
 
     start = now();
     for (int rep = 0; rep < reps; rep++) {
-        double t0, c0;
+        double t0, c0, u0;
         char go[16];
 
         if (paced && fgets(go, sizeof(go), stdin) == NULL)
@@ -344,6 +356,7 @@ int main(int argc, char **argv)
             t0 = now();
         }
         c0 = cpu_now();
+        u0 = user_now();
 
         n_msgs = n_bytes = 0;
         if (strcmp(mode, "services") == 0) {
@@ -388,8 +401,8 @@ int main(int argc, char **argv)
                 drain(fds[0], mode, NULL);
             }
         }
-        printf("%s %d %.6f %zu %lu %lu %.6f\n", mode, readers, now() - t0, nreq, n_msgs, n_bytes,
-               cpu_now() - c0);
+        printf("%s %d %.6f %zu %lu %lu %.6f %.6f\n", mode, readers, now() - t0, nreq, n_msgs,
+               n_bytes, cpu_now() - c0, user_now() - u0);
         fflush(stdout);
     }
     return 0;

@@ -19,6 +19,8 @@ PKGS=(
   tmux
   # benchmarks/bench_restore.py: programs' peak RSS (GNU time)
   time
+  # nm: tests/unit/test_build_symbols.py (gcc pulls binutils in; named for clarity)
+  binutils
 )
 
 missing=()

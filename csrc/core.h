@@ -93,11 +93,10 @@ int core_small_fd(const struct pyipvs_handle *h);
  * for large receives (large 1); -1 when the handle reads on one thread
  * (pyipvs_handle_set_read_threads) or they could not be made. */
 int core_helper_fd(const struct pyipvs_handle *h, int large);
-/* The calling thread's entry in the handle's record of the send or
- * receive in progress (pyipvs_handle_busy_ms reports the longest): 0 for
- * the caller's thread, 1 for a table read's helper. */
+/* Entries in the handle's record of the send or receive in progress
+ * (pyipvs_handle_busy_ms reports the longest): one for the caller's thread,
+ * one for a table read's helper (which the helper's sockets mark). */
 #define CORE_IO_SLOTS 2
-void core_io_slot(int slot);
 
 /* The service list of the handle's last consistent whole-table read, which
  * the next read takes as its first list instead of dumping the services again
@@ -170,7 +169,7 @@ struct core_dest_shape {
     uint32_t len;                 /* the learnt reply's nlmsg_len; 0: none */
     uint8_t cmd;                  /* its genetlink command */
     uint8_t nhdr;
-    uint8_t addr_len;             /* ADDR's payload length */
+    uint8_t addr_len;             /* ADDR's payload length, at most 16 */
     uint16_t wide;                /* bit i: counter i is 8 bytes (else 4) */
     uint32_t present;             /* the learnt reply's present bits */
     struct {

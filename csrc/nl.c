@@ -59,14 +59,11 @@ struct pyipvs_handle {
     int read_threads;    /* table reads: 1, or 2 with a helper (pyipvs_handle_set_read_threads) */
     struct core_memo memo; /* the last table read's service list (core_memo) */
     unsigned char *rbuf;
-    /* Per thread of a call (core_io_slot): start of the send/receive in
+    /* Per reading thread (io_slot): start of the send/receive in
      * progress, 0: none (atomic). */
     long busy_since_ms[CORE_IO_SLOTS];
     int abandoned;       /* the caller gave up: start no more (atomic) */
 };
-
-/* Which busy_since_ms entry this thread's sends and receives mark. */
-static __thread int io_slot;
 
 /* libnl reports its own codes; these matter only while connecting, where the
  * syscall's errno is what the caller wants to see. */
@@ -278,24 +275,28 @@ void core_mark_broken(struct pyipvs_handle *h)
     __atomic_store_n(&h->broken, 1, __ATOMIC_RELAXED);
 }
 
-static int io_begin(struct pyipvs_handle *h)
+/* Which busy_since_ms entry a send or receive on fd marks: only a table
+ * read's helper thread uses the helper's sockets, so the socket says which
+ * thread it is (no thread-local variable: in a shared object each access
+ * is a call to __tls_get_addr, four per dump). */
+static int io_slot(const struct pyipvs_handle *h, int fd)
+{
+    return fd >= 0 && (fd == h->helper_fd[0] || fd == h->helper_fd[1]);
+}
+
+static int io_begin(struct pyipvs_handle *h, int fd)
 {
     if (__atomic_load_n(&h->abandoned, __ATOMIC_ACQUIRE)) {
         core_mark_broken(h);
         return -ETIMEDOUT;
     }
-    __atomic_store_n(&h->busy_since_ms[io_slot], core_now_ms(), __ATOMIC_RELEASE);
+    __atomic_store_n(&h->busy_since_ms[io_slot(h, fd)], core_now_ms(), __ATOMIC_RELEASE);
     return 0;
 }
 
-static void io_end(struct pyipvs_handle *h)
+static void io_end(struct pyipvs_handle *h, int fd)
 {
-    __atomic_store_n(&h->busy_since_ms[io_slot], 0, __ATOMIC_RELEASE);
-}
-
-void core_io_slot(int slot)
-{
-    io_slot = slot >= 0 && slot < CORE_IO_SLOTS ? slot : 0;
+    __atomic_store_n(&h->busy_since_ms[io_slot(h, fd)], 0, __ATOMIC_RELEASE);
 }
 
 int core_small_fd(const struct pyipvs_handle *h)
@@ -348,7 +349,7 @@ int core_send_on(struct pyipvs_handle *h, int fd, const void *buf, size_t len)
 {
     struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
     ssize_t n;
-    int rc = io_begin(h);
+    int rc = io_begin(h, fd);
 
     if (rc < 0)
         return rc;
@@ -360,21 +361,21 @@ int core_send_on(struct pyipvs_handle *h, int fd, const void *buf, size_t len)
             break;
     }
     rc = n == (ssize_t)len ? 0 : n >= 0 ? -EMSGSIZE : -errno;
-    io_end(h);
+    io_end(h, fd);
     return rc;
 }
 
 ssize_t core_recvmsg(struct pyipvs_handle *h, struct msghdr *m, int flags)
 {
     ssize_t n;
-    int rc = io_begin(h);
+    int rc = io_begin(h, h->fd);
 
     if (rc < 0)
         return rc;
     n = recvmsg(h->fd, m, flags);
     if (n < 0)
         n = -errno;
-    io_end(h);
+    io_end(h, h->fd);
     return n;
 }
 
@@ -385,14 +386,14 @@ int core_recvmmsg(struct pyipvs_handle *h, struct mmsghdr *v, unsigned int n, in
 
 int core_recvmmsg_on(struct pyipvs_handle *h, int fd, struct mmsghdr *v, unsigned int n, int flags)
 {
-    int got, rc = io_begin(h);
+    int got, rc = io_begin(h, fd);
 
     if (rc < 0)
         return rc;
     got = recvmmsg(fd, v, n, flags, NULL);
     if (got < 0)
         got = -errno;
-    io_end(h);
+    io_end(h, fd);
     return got;
 }
 

@@ -211,12 +211,13 @@ static int dump_dests(struct pyipvs_handle *h, struct rx *r, struct via v,
 {
     unsigned char req[CORE_REQ_MAX];
     int len, rc, done = 0, err = 0;
+    const int family = core_family(h); /* asked once: the loop runs per server */
     uint32_t seq = core_next_seq(h);
     long deadline;
 
     *chunks = 0;
     *bytes = 0;
-    len = pyipvs_encode_dests_dump(req, sizeof(req), core_family(h), seq, svc);
+    len = pyipvs_encode_dests_dump(req, sizeof(req), family, seq, svc);
     if (len < 0)
         return len;
     rc = core_send_on(h, v.fd, req, (size_t)len);
@@ -272,7 +273,7 @@ static int dump_dests(struct pyipvs_handle *h, struct rx *r, struct via v,
                     core_mark_broken(h);
                     return -ENOBUFS;
                 }
-                if (nlh->nlmsg_type != core_family(h) || err)
+                if (nlh->nlmsg_type != family || err)
                     continue;
                 {
                     struct pyipvs_dest *d = dvec_push(out);
@@ -401,7 +402,6 @@ static void *helper_main(void *arg)
     struct part *p = arg;
     struct rx r;
 
-    core_io_slot(1);
     p->r = &r;
     p->rc = rx_init(&r);
     if (p->rc == 0)
