@@ -11,22 +11,27 @@ venvs use Debian's python3).
 
 The kernel refreshes IPVS counters every 2 s, so that is the interval worth
 polling at. The table (benchmarks/gen_rules.py) is built with the batch
-engine in a fresh network namespace. The pollers take turns, one read per
+engine in a fresh network namespace. The readers take turns, one read per
 tick of a fixed 2 s schedule, for `--cycles` cycles of one tick each
-(`--pollers` picks the library's; both by default):
+(`--pollers` picks the library's; both by default). Each runs in a process
+of its own, paced by this script over a pipe:
 
-  floor      benchmarks/list_floor.c `small`, paced by this script over a
-             pipe: the cheapest sequence of kernel reads yielding the table
+  floor      benchmarks/list_floor.c `small`: the cheapest sequence of
+             kernel reads yielding the table
              (bench_list.py), replies discarded unparsed; its CPU is what
              no reader avoids
-  counters   pyipvs.snapshot.take_counters() on an IPVS object of its own,
-             what poll(ipvs, 2.0, read=take_counters) yields: the
-             consistent C read kept as columns
-  snapshots  pyipvs.snapshot.take() on another, what poll(ipvs, 2.0)
-             yields: a Snapshot per tick (servers stay raw until asked for)
+  counters   pyipvs.snapshot.take_counters() on an IPVS object, what
+             poll(ipvs, 2.0, read=take_counters) yields: the consistent C
+             read kept as columns
+  snapshots  pyipvs.snapshot.take(), what poll(ipvs, 2.0) yields: a
+             Snapshot per tick (servers stay raw until asked for)
 
-`--cpu N` pins every poller to one CPU (this process before its IPVS
-objects start their worker threads, and the floor, which inherits it). In
+Up to session 22 both library pollers ran in this script's process, so
+each one's reads shared an interpreter (its garbage collections, its
+allocator) with the other's objects and memo; a real poller runs alone.
+
+`--cpu N` pins every reader to one CPU (this process, before it starts
+them: they inherit it). In
 the emulated VM the two vCPUs did not run equally fast: unpinned, the
 library's worker thread, woken for each read, cost 85-166 ms more per read
 than a call on the caller's thread, and pinned to one vCPU the difference
@@ -79,25 +84,32 @@ from pyipvs.snapshot import take, take_counters
 POLLERS = ("counters", "snapshots")
 
 
-class Floor:
-    """list_floor in the namespace, one read per line written to it."""
+class Paced:
+    """A reader in its own process, one read per line written to it; each
+    read answers with one line of numbers."""
 
-    def __init__(self, ns: str, exe: str) -> None:
+    def __init__(self, argv: list[str]) -> None:
         self.p = subprocess.Popen(
-            ["nsenter", f"--net=/run/netns/{ns}", exe, "small", "1", "1000000", "-"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=ENV,
         )  # fmt: skip
 
-    def read(self) -> tuple[float, float]:
-        """One read: its CPU and user seconds, as the floor measured them."""
-        assert self.p.stdin is not None and self.p.stdout is not None
+    def line(self) -> list[str]:
+        assert self.p.stdout is not None
+        got = self.p.stdout.readline()
+        assert got, self.p.stderr.read() if self.p.stderr else "reader ended"
+        return got.split()
+
+    def read(self) -> tuple[float, float, int]:
+        """One read: its CPU and user seconds and minor faults, as the reader
+        measured them (the floor does not count its faults: 0)."""
+        assert self.p.stdin is not None
         self.p.stdin.write("go\n")
         self.p.stdin.flush()
-        line = self.p.stdout.readline()
-        assert line, self.p.stderr.read() if self.p.stderr else "floor ended"
-        f = line.split()
-        return float(f[6]), float(f[7])
+        return self.parse(self.line())
+
+    def parse(self, f: list[str]) -> tuple[float, float, int]:
+        return float(f[0]), float(f[1]), int(f[2])
 
     def close(self) -> int:
         """End it: its minor faults, start-up included."""
@@ -110,12 +122,44 @@ class Floor:
         return u1.ru_minflt - u0.ru_minflt
 
 
+class Floor(Paced):
+    """list_floor in the namespace."""
+
+    def __init__(self, ns: str, exe: str) -> None:
+        super().__init__(["nsenter", f"--net=/run/netns/{ns}", exe, "small", "1", "1000000", "-"])
+
+    def parse(self, f: list[str]) -> tuple[float, float, int]:
+        return float(f[6]), float(f[7]), 0
+
+
+class Poller(Paced):
+    """A library poller (`serve` in a process of its own); its first read,
+    which builds its memo and service list, is made before this returns."""
+
+    def __init__(self, kind: str, path: str) -> None:
+        super().__init__([sys.executable, os.path.abspath(__file__), "--serve", kind, path])
+        assert self.line() == ["ready"]
+
+
 def own_read(read: Callable[[], object]) -> tuple[float, float, int]:
     """One read in this process: CPU, user seconds and minor faults."""
     r0, c0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
     read()
     c1, r1 = time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
     return c1 - c0, r1.ru_utime - r0.ru_utime, r1.ru_minflt - r0.ru_minflt
+
+
+def serve(kind: str, path: str) -> int:
+    """A poller's process: one read per line on stdin, answered with its
+    CPU seconds, user seconds and minor faults."""
+    read = {"counters": take_counters, "snapshots": take}[kind]
+    with IPVS(path, timeout=600) as ipvs:
+        read(ipvs)
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            c, u, f = own_read(lambda: read(ipvs))
+            print(f"{c:.6f} {u:.6f} {f}", flush=True)
+    return 0
 
 
 def bench(spec: str, cycles: int, interval: float, exe: str, pollers: tuple[str, ...]) -> str:
@@ -126,36 +170,34 @@ def bench(spec: str, cycles: int, interval: float, exe: str, pollers: tuple[str,
     cpu: dict[str, list[float]] = {n: [] for n in names}
     user: dict[str, list[float]] = {n: [] for n in names}
     faults = dict.fromkeys(pollers, 0)
+    readers: dict[str, Paced] = {}
     try:
-        with IPVS(path, timeout=600) as a, IPVS(path, timeout=600) as b:
+        with IPVS(path, timeout=600) as a:
             print(f"{spec}: built in {fill(a, rules(n_svc, n_srv)):.1f} s", file=sys.stderr)
             assert take_counters(a).server_count() == n_svc * n_srv
-            take(b)  # each poller's first read (its memo and service list) is not measured
-            floor = Floor(ns, exe)
-            try:
-                floor.read()  # nor the floor's (its first chunks, its buffers)
-                reads: dict[str, Callable[[], object]] = {
-                    "counters": lambda: take_counters(a),
-                    "snapshots": lambda: take(b),
-                }
-                start = time.monotonic()
-                # cycles of one tick per poller, and a last floor read to
-                # pair the last cycle with
-                for tick in range(len(names) * cycles + 1):
-                    time.sleep(max(0.0, start + tick * interval - time.monotonic()))
-                    name = names[tick % len(names)]
-                    if name == "floor":
-                        c, u = floor.read()
-                    else:
-                        c, u, f = own_read(reads[name])
-                        faults[name] += f
-                    cpu[name].append(c)
-                    user[name].append(u)
-                    if tick % 30 == 0:
-                        print(f"  tick {tick}: {name} {cpu[name][-1]:.3f} s", file=sys.stderr)
-            finally:
-                floor_faults = floor.close()
+        readers["floor"] = Floor(ns, exe)
+        readers["floor"].read()  # not measured either (its first chunks, its buffers)
+        for name in pollers:
+            readers[name] = Poller(name, path)
+        start = time.monotonic()
+        # cycles of one tick per reader, and a last floor read to pair the
+        # last cycle with
+        for tick in range(len(names) * cycles + 1):
+            time.sleep(max(0.0, start + tick * interval - time.monotonic()))
+            name = names[tick % len(names)]
+            c, u, f = readers[name].read()
+            cpu[name].append(c)
+            user[name].append(u)
+            if name != "floor":
+                faults[name] += f
+            if tick % 30 == 0:
+                print(f"  tick {tick}: {name} {c:.3f} s", file=sys.stderr)
+        floor_faults = readers.pop("floor").close()
+        for name in pollers:
+            readers.pop(name).close()
     finally:
+        for r in readers.values():
+            r.p.kill()
         subprocess.run(["ip", "netns", "del", ns], check=False)
     return report(spec, cpu, user, faults, floor_faults, interval)
 
@@ -212,6 +254,8 @@ def report(
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) == 4 and argv[1] == "--serve":  # a poller's process (Poller)
+        return serve(argv[2], argv[3])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("tables", nargs="+", help="SERVICESxSERVERS, e.g. 5000x10")
     ap.add_argument("--cycles", type=int, default=30, help="reads per poller")
