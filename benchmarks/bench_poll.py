@@ -176,7 +176,8 @@ def bench(spec: str, cycles: int, interval: float, exe: str, pollers: tuple[str,
             print(f"{spec}: built in {fill(a, rules(n_svc, n_srv)):.1f} s", file=sys.stderr)
             assert take_counters(a).server_count() == n_svc * n_srv
         readers["floor"] = Floor(ns, exe)
-        readers["floor"].read()  # not measured either (its first chunks, its buffers)
+        readers["floor"].read()  # not measured (its first chunks, its buffers), as
+        # a poller's first read is not (Poller)
         for name in pollers:
             readers[name] = Poller(name, path)
         start = time.monotonic()
