@@ -31,12 +31,12 @@ each one's reads shared an interpreter (its garbage collections, its
 allocator) with the other's objects and memo; a real poller runs alone.
 
 `--cpu N` pins every reader to one CPU (this process, before it starts
-them: they inherit it). In
-the emulated VM the two vCPUs did not run equally fast: unpinned, the
-library's worker thread, woken for each read, cost 85-166 ms more per read
-than a call on the caller's thread, and pinned to one vCPU the difference
-vanished (-26 +- 64 ms; benchmarks/RESULTS.md, session 22). Where a read
-runs then decides part of what it costs, which pinning takes out.
+them: they inherit it). In the emulated VM the two vCPUs did not run
+equally fast: unpinned, the library's worker thread, woken for each read,
+cost 85-166 ms more per read than a call on the caller's thread, and
+pinned to one vCPU the difference vanished (-26 +- 64 ms;
+benchmarks/RESULTS.md, session 22). Where a read runs then decides part
+of what it costs, which pinning takes out.
 
 CPU is each process's (CLOCK_PROCESS_CPUTIME_ID: every thread, user and
 system, kernel work in its system calls included) for each read. The

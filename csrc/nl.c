@@ -59,8 +59,8 @@ struct pyipvs_handle {
     int read_threads;    /* table reads: 1, or 2 with a helper (pyipvs_handle_set_read_threads) */
     struct core_memo memo; /* the last table read's service list (core_memo) */
     unsigned char *rbuf;
-    /* Per reading thread (io_slot): start of the send/receive in
-     * progress, 0: none (atomic). */
+    /* Per thread that sends and receives (io_slot): start of the
+     * send/receive in progress, 0: none (atomic). */
     long busy_since_ms[CORE_IO_SLOTS];
     int abandoned;       /* the caller gave up: start no more (atomic) */
 };
